@@ -24,10 +24,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import psycopg
 
+from audience import connections
 from audience.settings import SettingError, env_int, local_dir
 
 log = logging.getLogger(__name__)
@@ -86,74 +87,32 @@ class WarehouseParams:
         }
 
 
-def parse_connection(value: str) -> WarehouseParams:
-    """Parse an Airflow connection (URI or JSON) into connection parameters."""
-    value = value.strip()
-    if value.startswith("{"):
-        try:
-            data = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise SettingError(f"AIRFLOW_CONN_WAREHOUSE is not valid JSON: {exc.msg}") from None
-        extra = data.get("extra") or {}
-        if isinstance(extra, str):
-            extra = json.loads(extra) if extra else {}
-        return WarehouseParams(
-            host=data.get("host") or "127.0.0.1",
-            port=int(data.get("port") or 5432),
-            user=data.get("login") or "postgres",
-            password=data.get("password") or "",
-            dbname=data.get("schema") or "postgres",
-            options=tuple(sorted((str(k), str(v)) for k, v in extra.items() if k in {"sslmode"})),
-        )
-    parts = urlsplit(value)
-    if parts.scheme not in {"postgres", "postgresql"}:
+def _from_conn(conn: connections.Conn) -> WarehouseParams:
+    if conn.conn_type not in {"postgres", "postgresql"}:
         raise SettingError(
-            f"AIRFLOW_CONN_WAREHOUSE has scheme {parts.scheme!r}; expected postgresql://user:password@host:port/db"
+            f"the warehouse connection has type {conn.conn_type!r}; expected postgresql://user:password@host:port/db"
         )
-    options = []
-    for pair in filter(None, parts.query.split("&")):
-        key, _, val = pair.partition("=")
-        if key == "sslmode":
-            options.append((key, unquote(val)))
-    return WarehouseParams(
-        host=unquote(parts.hostname or "127.0.0.1"),
-        port=parts.port or 5432,
-        user=unquote(parts.username or "postgres"),
-        password=unquote(parts.password or ""),
-        dbname=unquote(parts.path.lstrip("/") or "postgres"),
-        options=tuple(options),
-    )
-
-
-def _airflow_connection() -> WarehouseParams | None:
-    """The ``warehouse`` connection from Airflow's store, when inside Airflow and defined."""
-    if not os.environ.get("AIRFLOW_HOME") and not os.environ.get("AIRFLOW__CORE__DAGS_FOLDER"):
-        return None
-    try:
-        from airflow.sdk import BaseHook  # noqa: PLC0415
-    except Exception:  # noqa: BLE001 - Airflow is optional for the package
-        return None
-    try:
-        conn = BaseHook.get_connection("warehouse")
-    except Exception:  # noqa: BLE001 - not defined there
-        return None
+    sslmode = conn.extra.get("sslmode")
     return WarehouseParams(
         host=conn.host or "127.0.0.1",
         port=int(conn.port or 5432),
         user=conn.login or "postgres",
         password=conn.password or "",
         dbname=conn.schema or "postgres",
+        options=(("sslmode", str(sslmode)),) if sslmode else (),
     )
+
+
+def parse_connection(value: str) -> WarehouseParams:
+    """Parse an Airflow connection (URI or JSON) into connection parameters."""
+    return _from_conn(connections.parse("warehouse", value))
 
 
 def params(*, start: bool = True) -> WarehouseParams:
     """The warehouse's connection parameters, starting the embedded server if it is the one."""
-    env = os.environ.get("AIRFLOW_CONN_WAREHOUSE")
-    if env:
-        return parse_connection(env)
-    found = _airflow_connection()
-    if found is not None:
-        return found
+    conn = connections.get("warehouse")
+    if conn is not None:
+        return _from_conn(conn)
     return embedded().params(start=start)
 
 

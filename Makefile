@@ -1,0 +1,52 @@
+# The platform's commands. Everything runs from a fresh clone with only Python 3.11+.
+#   make demo     the whole pipeline on the embedded default, with a summary
+#   make test     the test suite (what CI runs)
+#   make airflow  Airflow standalone with this project's DAGs, the warehouse and the sandbox
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+UV_VERSION := 0.13.9
+
+.PHONY: install demo test test-fast airflow dbt-parse env lint format clean stop
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@echo "installing pinned requirements into $(VENV) ..."
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/audience demo
+
+test: install
+	$(BIN)/audience dbt-parse >/dev/null
+	$(BIN)/pytest -q
+
+airflow: install
+	$(BIN)/audience airflow
+
+dbt-parse: install
+	$(BIN)/audience dbt-parse
+
+env: install
+	$(BIN)/audience env
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+stop:
+	-$(BIN)/audience warehouse stop
+
+clean: stop
+	rm -rf .local .env dbt_project/target dbt_project/logs

@@ -1,0 +1,15 @@
+"""The Airflow Assets that chain the DAGs: each names a table (or a verdict) in the warehouse."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def warehouse_asset(schema: str, table: str) -> Asset:
+    return Asset(name=f"{schema}.{table}", uri=f"warehouse://{schema}/{table}", group="warehouse")
+
+
+RAW_HUBSPOT_CONTACTS = warehouse_asset("raw", "hubspot__contacts")
+AUDIENCE_MEMBERS = warehouse_asset("marts", "audience_members")
+# emitted only by a passing quality gate; the sync DAG is scheduled on it
+SEGMENTS_VALIDATED = Asset(name="segments_validated", uri="audience://segments/validated", group="audience")

@@ -1,0 +1,208 @@
+"""``audience demo``: the whole pipeline through Airflow on the embedded default.
+
+Starts (or reuses) the embedded warehouse, generates (or reuses) the synthetic
+world, runs the sandbox APIs in a background process, runs the DAGs with
+Airflow's ``dag.test()`` in order — ingest → dbt + quality gate → sync — and
+prints a summary read back from the warehouse and from the sandbox platform.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from audience import runtime
+
+log = logging.getLogger("audience.demo")
+
+PIPELINE = ("ingest_crm", "build_segments", "sync_audiences")
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def prepare(*, contacts: int | None = None) -> dict[str, Any]:
+    """Everything the DAGs need, on the embedded default; returns what was set up."""
+    runtime.apply_env(runtime.airflow_env())
+    runtime.quiet_logging()
+    from audience import dbt, warehouse  # noqa: PLC0415
+
+    params = warehouse.params()
+    os.environ.update(params.env())
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+    world = runtime.ensure_world(contacts=contacts)
+    runtime.write_dotenv()
+    runtime.migrate_airflow_db()
+    dbt.ensure_manifest()
+    return {"warehouse": params.redacted(), "world": world}
+
+
+def run_dags(dag_ids: tuple[str, ...] = PIPELINE, run_conf: dict[str, dict] | None = None) -> dict[str, float]:
+    """Run the DAGs in order with ``dag.test()``; raise DemoFailed naming the failed tasks."""
+    from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415
+
+    bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    if bag.import_errors:
+        raise DemoFailed(f"DAG import errors: {bag.import_errors}")
+    timings: dict[str, float] = {}
+    for dag_id in dag_ids:
+        dag = bag.get_dag(dag_id)
+        if dag is None:
+            raise DemoFailed(f"DAG {dag_id} not found in {bag.dag_folder}")
+        started = time.monotonic()
+        dag_run = dag.test(run_conf=(run_conf or {}).get(dag_id))
+        timings[dag_id] = round(time.monotonic() - started, 1)
+        state = str(getattr(dag_run, "state", "")).lower()
+        if not state.endswith("success"):
+            failed = _failed_tasks(dag_run)
+            raise DemoFailed(f"DAG {dag_id} ended {state}; failed tasks: {failed or 'unknown'}")
+        log.info("%s: success in %.1fs", dag_id, timings[dag_id])
+    return timings
+
+
+def _failed_tasks(dag_run: Any) -> list[str]:
+    try:
+        return [ti.task_id for ti in dag_run.get_task_instances() if str(ti.state).lower().endswith("failed")]
+    except Exception:  # noqa: BLE001 - best effort for the message
+        return []
+
+
+def collect_summary(sandbox_url: str) -> dict[str, Any]:
+    """Read back what the run produced: warehouse counts and the sandbox platform's audiences."""
+    import httpx  # noqa: PLC0415
+
+    from audience.warehouse import connect  # noqa: PLC0415
+
+    out: dict[str, Any] = {}
+    with connect() as conn:
+        out["ingest"] = [
+            {"source": s, "entity": e, "last_batch_rows": int(n), "rejected": int(r), "rows_in_raw": int(t)}
+            for s, e, n, r, t in conn.execute(
+                """
+                with last as (
+                    select distinct on (source, entity) source, entity, rows_loaded, rows_rejected
+                    from ops.ingest_batches order by source, entity, loaded_at desc
+                )
+                select l.source, l.entity, l.rows_loaded, l.rows_rejected,
+                       (select count(*) from raw.hubspot__contacts) as total
+                from last l order by 1, 2
+                """
+            ).fetchall()
+        ]
+        out["persons"] = conn.execute("select count(*) from marts.persons").fetchone()[0]
+        out["segments"] = {
+            band: int(n)
+            for band, n in conn.execute(
+                "select age_band, count(*) from marts.seg_age_band group by 1 order by 1"
+            ).fetchall()
+        }
+        out["validation"] = _validation_verdict(conn)
+        out["audiences"] = {
+            key: int(n)
+            for key, n in conn.execute(
+                "select audience_key, count(*) from marts.audience_members group by 1 order by 1"
+            ).fetchall()
+        }
+        out["sync_runs"] = [
+            dict(zip(("audience", "destination", "added", "removed", "unchanged", "requests", "outcome"), row,
+                     strict=True))
+            for row in conn.execute(
+                """
+                select distinct on (audience_key, destination)
+                       audience_key, destination, added, removed, unchanged, requests, outcome
+                from ops.sync_runs order by audience_key, destination, started_at desc
+                """
+            ).fetchall()
+        ]
+    resp = httpx.get(f"{sandbox_url}/_sandbox/facebook/audiences", timeout=30)
+    resp.raise_for_status()
+    out["platform"] = resp.json()
+    return out
+
+
+def _validation_verdict(conn: Any) -> dict[str, Any]:
+    row = conn.execute(
+        """
+        select run_id, count(*) filter (where success), count(*) filter (where not success)
+        from ops.validation_runs
+        where run_id = (select run_id from ops.validation_runs order by run_at desc limit 1)
+        group by run_id
+        """
+    ).fetchone()
+    if not row:
+        return {"verdict": "not run"}
+    return {"run_id": row[0], "passed": int(row[1]), "failed": int(row[2]),
+            "verdict": "PASS" if row[2] == 0 else "FAIL"}
+
+
+def _platform_count(platform: Any, audience_key: str) -> int | None:
+    items = platform.get("audiences", platform) if isinstance(platform, dict) else platform
+    for item in items or []:
+        if item.get("name") == audience_key:
+            return int(item.get("member_count", item.get("members", 0)))
+    return None
+
+
+def render(summary: dict[str, Any], timings: dict[str, float], total_s: float) -> str:
+    lines = ["", "=== audience demo: summary ==="]
+    lines.append("Rows loaded per source:")
+    for item in summary["ingest"]:
+        lines.append(
+            f"  {item['source']}.{item['entity']:<12} this run {item['last_batch_rows']:>7,}  "
+            f"rejected {item['rejected']:>5,}  in raw {item['rows_in_raw']:>8,}"
+        )
+    lines.append(f"Persons: {summary['persons']:,}")
+    lines.append("Segment sizes (age band):")
+    for band, n in summary["segments"].items():
+        lines.append(f"  {band:<10} {n:>7,}")
+    v = summary["validation"]
+    lines.append(f"Validation: {v['verdict']}" + (f" ({v['passed']} checks passed, {v['failed']} failed)"
+                                                  if "passed" in v else ""))
+    lines.append("Audiences (warehouse → platform, as the sandbox now holds them):")
+    for key, n in summary["audiences"].items():
+        held = _platform_count(summary["platform"], key)
+        runs = [r for r in summary["sync_runs"] if r["audience"] == key]
+        for r in runs or [{"destination": "facebook", "added": 0, "removed": 0, "outcome": "not synced"}]:
+            match = "match" if held == n else "MISMATCH"
+            lines.append(
+                f"  {key:<20} {r['destination']:<9} members {n:>7,}  platform holds {held if held is not None else '-':>7}"
+                f"  ({match}; this run +{r['added']:,} −{r['removed']:,}, {r['outcome']})"
+            )
+    lines.append("DAG wall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
+    lines.append(f"Total: {total_s:.0f}s")
+    return "\n".join(lines)
+
+
+def main(contacts: int | None = None) -> int:
+    started = time.monotonic()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    setup = prepare(contacts=contacts)
+    world = setup["world"]
+    log.info("warehouse %s; world %s contacts (%s)", setup["warehouse"], world.get("contacts"),
+             "reused" if world.get("reused") else "generated")
+    with runtime.sandbox_running() as url:
+        log.info("sandbox APIs at %s", url)
+        try:
+            timings = run_dags()
+        except DemoFailed as exc:
+            print(f"\ndemo failed: {exc}", file=sys.stderr)
+            return 1
+        summary = collect_summary(url)
+    total = time.monotonic() - started
+    print(render(summary, timings, total))
+    from audience.settings import local_dir  # noqa: PLC0415
+
+    (local_dir() / "demo_summary.json").write_text(json.dumps({"summary": summary, "timings": timings}, indent=2,
+                                                              default=str))
+    mismatched = [k for k, n in summary["audiences"].items() if _platform_count(summary["platform"], k) != n]
+    if mismatched:
+        print(f"\ndemo failed: platform membership differs from the warehouse for {mismatched}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,191 @@
+"""What every connector shares: raw tables, watermarks, batches and rejects.
+
+A connector yields records; :func:`load_batch` streams them into
+``raw.<source>__<entity>`` with COPY, sends malformed ones to ``raw.rejects``
+with their reason, and advances the watermark in ``ops.ingest_state`` in the
+same transaction — so the watermark moves only when the rows are committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+
+from audience.warehouse import copy_rows, ensure_schemas
+
+log = logging.getLogger(__name__)
+
+RAW_COLUMNS = ("_batch_id", "_loaded_at", "_record_id", "_updated_at", "payload")
+
+
+@dataclass
+class Record:
+    """One record from a source: its id, its last-modified time, and the original payload."""
+
+    record_id: str
+    updated_at: str | None
+    payload: Any
+
+
+@dataclass
+class Reject:
+    reason: str
+    payload: Any
+
+
+@dataclass
+class BatchResult:
+    source: str
+    entity: str
+    batch_id: str
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_skipped: int = 0
+    watermark_from: Any = None
+    watermark_to: Any = None
+    duration_s: float = 0.0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """What goes to logs and XComs: counts and ids, no payload."""
+        return asdict(self)
+
+
+def raw_table(source: str, entity: str) -> str:
+    return f"raw.{source}__{entity}"
+
+
+def ensure_raw_table(conn: psycopg.Connection, source: str, entity: str) -> str:
+    table = raw_table(source, entity)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""
+            create table if not exists {table} (
+                _batch_id   text not null,
+                _loaded_at  timestamptz not null,
+                _record_id  text not null,
+                _updated_at timestamptz,
+                payload     jsonb not null
+            )
+            """
+        )
+        cur.execute(
+            f"create index if not exists {source}__{entity}__record_idx on {table} (_record_id, _updated_at)"
+        )
+    return table
+
+
+def get_watermark(conn: psycopg.Connection, source: str, entity: str) -> Any:
+    row = conn.execute(
+        "select watermark from ops.ingest_state where source = %s and entity = %s", (source, entity)
+    ).fetchone()
+    if not row or row[0] is None:
+        return None
+    return json.loads(row[0])
+
+
+def _set_watermark(conn: psycopg.Connection, source: str, entity: str, watermark: Any) -> None:
+    conn.execute(
+        """
+        insert into ops.ingest_state (source, entity, watermark, updated_at)
+        values (%s, %s, %s, now())
+        on conflict (source, entity) do update set watermark = excluded.watermark, updated_at = now()
+        """,
+        (source, entity, json.dumps(watermark)),
+    )
+
+
+def reset_watermark(conn: psycopg.Connection, source: str, entity: str) -> None:
+    conn.execute("delete from ops.ingest_state where source = %s and entity = %s", (source, entity))
+
+
+def load_batch(
+    conn: psycopg.Connection,
+    source: str,
+    entity: str,
+    items: Iterable[Record | Reject],
+    *,
+    watermark_from: Any,
+    next_watermark: callable,  # type: ignore[valid-type]
+) -> BatchResult:
+    """Stream ``items`` into the raw table in one transaction with the new watermark.
+
+    ``next_watermark()`` is called after the stream is exhausted and returns the
+    watermark to store (the connector tracks it while yielding).
+    """
+    ensure_schemas(conn)
+    table = ensure_raw_table(conn, source, entity)
+    conn.commit()
+    batch_id = f"{source}-{entity}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    result = BatchResult(source, entity, batch_id, watermark_from=watermark_from)
+    started = time.monotonic()
+    rejects: list[Reject] = []
+
+    def rows() -> Iterator[tuple]:
+        for item in items:
+            if isinstance(item, Reject):
+                # written after the COPY: one connection cannot run a second statement mid-COPY
+                rejects.append(item)
+                continue
+            yield (batch_id, "now", item.record_id, item.updated_at, item.payload)
+
+    try:
+        result.rows_loaded = copy_rows(conn, table, RAW_COLUMNS, rows())
+        _flush_rejects(conn, source, entity, batch_id, rejects, result)
+        result.watermark_to = next_watermark()
+        if result.watermark_to is not None:
+            _set_watermark(conn, source, entity, result.watermark_to)
+        conn.execute(
+            """
+            insert into ops.ingest_batches
+                (batch_id, source, entity, rows_loaded, rows_rejected, watermark_from, watermark_to)
+            values (%s, %s, %s, %s, %s, %s, %s)
+            """,
+            (
+                batch_id,
+                source,
+                entity,
+                result.rows_loaded,
+                result.rows_rejected,
+                json.dumps(watermark_from),
+                json.dumps(result.watermark_to),
+            ),
+        )
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    result.duration_s = round(time.monotonic() - started, 3)
+    log.info(
+        "%s.%s: batch %s loaded %d rows, rejected %d, in %.1fs",
+        source,
+        entity,
+        batch_id,
+        result.rows_loaded,
+        result.rows_rejected,
+        result.duration_s,
+    )
+    return result
+
+
+def _flush_rejects(
+    conn: psycopg.Connection, source: str, entity: str, batch_id: str, rejects: list[Reject], result: BatchResult
+) -> None:
+    if not rejects:
+        return
+    rows = []
+    for rej in rejects:
+        payload = rej.payload if isinstance(rej.payload, str) else json.dumps(rej.payload, ensure_ascii=False)
+        rows.append((source, entity, batch_id, rej.reason, payload))
+        key = rej.reason.split(":", 1)[0]
+        result.reject_reasons[key] = result.reject_reasons.get(key, 0) + 1
+    copy_rows(conn, "raw.rejects", ("source", "entity", "_batch_id", "reason", "payload"), rows)
+    result.rows_rejected += len(rejects)
+    rejects.clear()

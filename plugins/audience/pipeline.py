@@ -1,0 +1,64 @@
+"""The steps the DAGs run, as plain functions (DAG files only wire them).
+
+Each returns a small JSON-able summary (counts, ids, verdicts; never PII),
+which becomes the task's XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# the audiences and destinations the sync knows; grows with the audience catalogue
+DESTINATIONS = ("facebook",)
+
+
+def ingest_hubspot_contacts(*, full_refresh: bool = False, since: str | None = None) -> dict[str, Any]:
+    from audience.sources import hubspot  # noqa: PLC0415
+    from audience.warehouse import connect  # noqa: PLC0415
+
+    with connect() as conn:
+        result = hubspot.load_contacts(conn, full_refresh=full_refresh, since=since or None)
+    return result.summary()
+
+
+def validate_segments() -> dict[str, Any]:
+    """Run the quality gate; raises (failing the task, emitting no asset) when a check fails."""
+    from audience.quality.gx import run_gate  # noqa: PLC0415
+
+    result = run_gate()
+    return result.summary()
+
+
+def sync_targets(audiences: list[str] | None = None, destinations: list[str] | None = None) -> list[dict[str, str]]:
+    """One entry per audience × destination to sync (the mapped tasks' arguments)."""
+    from audience.warehouse import connect  # noqa: PLC0415
+
+    with connect() as conn:
+        rows = conn.execute("select distinct audience_key from marts.audience_members order by 1").fetchall()
+    known = [r[0] for r in rows]
+    if audiences:
+        unknown = sorted(set(audiences) - set(known))
+        if unknown:
+            raise ValueError(f"unknown audience(s) {unknown}; known audiences with members: {known}")
+        known = [a for a in known if a in audiences]
+    dests = list(destinations or DESTINATIONS)
+    bad = sorted(set(dests) - set(DESTINATIONS))
+    if bad:
+        raise ValueError(f"unknown destination(s) {bad}; choose from {list(DESTINATIONS)}")
+    return [{"audience_key": a, "destination": d} for a in known for d in dests]
+
+
+def sync_one(audience_key: str, destination: str, *, dry_run: bool = False,
+             full_refresh: bool = False) -> dict[str, Any]:
+    from audience.destinations.sync import sync_audience  # noqa: PLC0415
+    from audience.warehouse import connect  # noqa: PLC0415
+
+    with connect() as conn:
+        result = sync_audience(conn, destination, audience_key, dry_run=dry_run)
+    summary = result.summary() if hasattr(result, "summary") else dict(result)
+    if summary.get("outcome") == "failed":
+        raise RuntimeError(f"sync of {audience_key} to {destination} failed: {summary.get('message')}")
+    return summary

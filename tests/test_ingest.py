@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from audience import ingest, warehouse
+
+
+def _items():
+    yield ingest.Record("1", "2026-01-01T00:00:00Z", {"id": "1", "x": "a"})
+    yield ingest.Reject("missing_id: no id", {"x": "b"})
+    yield ingest.Record("2", "2026-01-02T00:00:00Z", {"id": "2", "x": "c\td"})
+    yield ingest.Reject("not_an_object: broken", "{not json")
+
+
+def test_load_batch_loads_rows_rejects_and_watermark_together(fresh_warehouse):
+    with warehouse.connect() as conn:
+        res = ingest.load_batch(conn, "demo", "things", _items(), watermark_from=None,
+                                next_watermark=lambda: {"ms": 42, "ids": ["2"]})
+        assert (res.rows_loaded, res.rows_rejected) == (2, 2)
+        assert res.reject_reasons == {"missing_id": 1, "not_an_object": 1}
+        rows = conn.execute("select _record_id, payload->>'x' from raw.demo__things order by 1").fetchall()
+        assert rows == [("1", "a"), ("2", "c\td")]
+        rejects = conn.execute("select source, reason, payload from raw.rejects order by reason").fetchall()
+        assert rejects[0][0] == "demo" and rejects[0][1].startswith("missing_id")
+        assert rejects[1][2] == "{not json"
+        assert ingest.get_watermark(conn, "demo", "things") == {"ms": 42, "ids": ["2"]}
+        batch = conn.execute("select rows_loaded, rows_rejected from ops.ingest_batches").fetchone()
+        assert batch == (2, 2)
+
+
+def test_failure_mid_stream_leaves_warehouse_as_it_was(fresh_warehouse):
+    def broken():
+        yield ingest.Record("1", "2026-01-01T00:00:00Z", {"id": "1"})
+        raise ConnectionError("source went away")
+
+    with warehouse.connect() as conn:
+        with pytest.raises(ConnectionError):
+            ingest.load_batch(conn, "demo", "things", broken(), watermark_from=None,
+                              next_watermark=lambda: {"ms": 1})
+        assert conn.execute("select count(*) from raw.demo__things").fetchone()[0] == 0
+        assert ingest.get_watermark(conn, "demo", "things") is None
+        assert conn.execute("select count(*) from ops.ingest_batches").fetchone()[0] == 0

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from audience import warehouse
+from audience.settings import SettingError
+
+
+def test_parse_uri_and_env():
+    p = warehouse.parse_connection("postgresql://bob:s%40cret@db.example:6543/wh?sslmode=require")
+    assert (p.host, p.port, p.user, p.password, p.dbname) == ("db.example", 6543, "bob", "s@cret", "wh")
+    assert p.options == (("sslmode", "require"),)
+    env = p.env()
+    assert env["WAREHOUSE_PORT"] == "6543" and env["WAREHOUSE_DBNAME"] == "wh"
+    assert "s%40cret" in env["AIRFLOW_CONN_WAREHOUSE"]
+    assert "cret" not in p.redacted()
+
+
+def test_wrong_scheme_is_a_clear_error():
+    with pytest.raises(SettingError, match="expected postgresql://"):
+        warehouse.parse_connection("mysql://u:p@h/db")
+
+
+def test_schemas_and_copy_roundtrip(fresh_warehouse):
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+        names = {r[0] for r in conn.execute("select schema_name from information_schema.schemata")}
+        assert set(warehouse.SCHEMAS) <= names
+        conn.execute("create table raw.t (a text, b jsonb, c int)")
+        rows = [
+            ("tab\there", {"k": "new\nline \\ back"}, 1),
+            (None, ["é", "😀"], None),
+            ("\\N literally", {}, 3),
+        ]
+        n = warehouse.copy_rows(conn, "raw.t", ("a", "b", "c"), iter(rows), chunk_bytes=10)
+        conn.commit()
+        assert n == 3
+        got = conn.execute("select a, b, c from raw.t order by c nulls last").fetchall()
+    assert got == [("tab\there", {"k": "new\nline \\ back"}, 1), ("\\N literally", {}, 3), (None, ["é", "😀"], None)]
+
+
+def test_unreachable_warehouse_message_names_the_setting(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", "postgresql://u:topsecret@127.0.0.1:1/x")
+    with pytest.raises(warehouse.WarehouseError) as err:
+        warehouse.connect()
+    assert "AIRFLOW_CONN_WAREHOUSE" in str(err.value)
+    assert "topsecret" not in str(err.value)
