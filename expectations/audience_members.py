@@ -1,0 +1,125 @@
+"""Expectations for ``marts.audience_members``: what may leave for an ad platform.
+
+One row per ``audience_key`` x ``person_id``; ``extern_id`` is the person id in
+clear, every other key is a SHA-256 (64 lowercase hex) of a normalised value or
+``''`` when the value is missing, never null. Only people with marketing
+consent, no erasure request and an age of 18 or more may be members, and an
+empty table is a failure: syncing it would remove everyone from every audience.
+
+Each expectation carries ``meta={"check": ...}``, a stable short name used in
+``ops.validation_runs`` and in gate failure messages.
+"""
+
+from __future__ import annotations
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+SUITE_NAME = "audience_members"
+SCHEMA = "marts"
+TABLE = "audience_members"
+
+HASH_COLUMNS = (
+    "email_sha256",
+    "phone_sha256",
+    "fn_sha256",
+    "ln_sha256",
+    "ct_sha256",
+    "zip_sha256",
+    "country_sha256",
+    "doby_sha256",
+    "gen_sha256",
+)
+KEY_COLUMNS = ("audience_key", "person_id", "extern_id")
+COLUMNS = (*KEY_COLUMNS, *HASH_COLUMNS)
+
+# 64 lowercase hex characters, or the empty string for a missing value.
+HASH_REGEX = r"^([0-9a-f]{64})?$"
+AUDIENCE_KEY_REGEX = r"^[a-z][a-z0-9_]*$"
+MIN_AGE = 18
+
+
+def _members_query(schema: str, where: str) -> str:
+    """Rows of the batch (``{batch}``, filled in by GX) joined to their person, failing ``where``.
+
+    Only ids are selected: GX keeps up to 200 returned rows in its result.
+    """
+    return (
+        "select m.audience_key, m.person_id "
+        "from {batch} m "
+        f"left join {schema}.persons p on p.person_id = m.person_id "
+        f"where {where}"
+    )
+
+
+def build_suite(schema: str = SCHEMA) -> gx.ExpectationSuite:
+    """The suite for ``<schema>.audience_members`` (members are checked against ``<schema>.persons``)."""
+    expectations: list[gxe.Expectation] = [
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=list(COLUMNS), exact_match=False, meta={"check": "contract_columns_present"}
+        ),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta={"check": "not_empty"}),
+        gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["audience_key", "person_id"], meta={"check": "one_row_per_audience_person"}
+        ),
+    ]
+    for column in KEY_COLUMNS:
+        expectations.append(
+            gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"check": f"{column}_not_null"})
+        )
+    expectations.append(
+        gxe.ExpectColumnValuesToMatchRegex(
+            column="audience_key", regex=AUDIENCE_KEY_REGEX, meta={"check": "audience_key_format"}
+        )
+    )
+    expectations.append(
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="extern_id", column_B="person_id", meta={"check": "extern_id_is_person_id"}
+        )
+    )
+    for column in HASH_COLUMNS:
+        expectations.append(
+            gxe.ExpectColumnValuesToNotBeNull(column=column, meta={"check": f"{column}_not_null"})
+        )
+        expectations.append(
+            gxe.ExpectColumnValuesToMatchRegex(
+                column=column, regex=HASH_REGEX, meta={"check": f"{column}_format"}
+            )
+        )
+    expectations += [
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=(
+                "select audience_key, person_id from {batch} "
+                "where coalesce(email_sha256, '') = '' and coalesce(phone_sha256, '') = ''"
+            ),
+            description="Every member has an email or a phone hash (the keys Meta matches best on).",
+            meta={"check": "has_email_or_phone"},
+        ),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=_members_query(schema, "p.person_id is null"),
+            description=f"Every member is a person of {schema}.persons.",
+            meta={"check": "member_is_a_person"},
+        ),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=_members_query(
+                schema, "p.person_id is not null and p.has_marketing_consent is not true"
+            ),
+            description="No member without marketing consent.",
+            meta={"check": "member_has_consent"},
+        ),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=_members_query(
+                schema, "p.person_id is not null and p.is_erasure_requested is not false"
+            ),
+            description="No member who asked for erasure (or whose erasure flag is unknown).",
+            meta={"check": "member_not_erased"},
+        ),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=_members_query(
+                schema, f"p.person_id is not null and (p.age is null or p.age < {MIN_AGE})"
+            ),
+            description=f"No member under {MIN_AGE} or of unknown age.",
+            meta={"check": "member_is_adult"},
+        ),
+    ]
+    return gx.ExpectationSuite(name=SUITE_NAME, expectations=expectations)
