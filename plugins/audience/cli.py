@@ -56,9 +56,8 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_world(args: argparse.Namespace) -> int:
-    from sandbox.world import generate  # noqa: PLC0415
-
     from audience import runtime  # noqa: PLC0415
+    from sandbox.world import generate  # noqa: PLC0415
 
     out = Path(args.out) if args.out else runtime.world_dir()
     out.mkdir(parents=True, exist_ok=True)

@@ -59,8 +59,8 @@ def sync_one(audience_key: str, destination: str, *, dry_run: bool = False,
     from audience.warehouse import connect  # noqa: PLC0415
 
     with connect() as conn:
-        result = sync_audience(conn, destination, audience_key, dry_run=dry_run)
-    summary = result.summary() if hasattr(result, "summary") else dict(result)
+        result = sync_audience(conn, destination, audience_key, dry_run=dry_run, full_refresh=full_refresh)
+    summary = result.summary()
     if summary.get("outcome") == "failed":
         raise RuntimeError(f"sync of {audience_key} to {destination} failed: {summary.get('message')}")
     return summary

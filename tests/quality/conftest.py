@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+
 from audience import warehouse
 from audience.warehouse import WarehouseParams
 

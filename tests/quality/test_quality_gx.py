@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+
 from audience.quality import gx as gate
 from audience.quality.gx import QualityGateError, QualityGateFailed, SuiteSpec, run_gate, validate_table
 from audience.warehouse import WarehouseParams

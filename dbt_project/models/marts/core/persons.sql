@@ -1,0 +1,30 @@
+-- One row per person: the cleaned, typed profile every segment and audience builds on.
+with
+
+persons as (
+
+    select * from {{ ref('int_persons__normalised') }}
+
+)
+
+select
+    person_id,
+    hubspot_contact_id,
+    email,
+    phone_e164_digits,
+    first_name,
+    last_name,
+    birth_date,
+    age,
+    gender,
+    zip,
+    city,
+    country_code,
+    language,
+    has_marketing_consent,
+    is_erasure_requested,
+    updated_at,
+    birth_date_precision,
+    is_birth_date_invalid,
+    created_at
+from persons

@@ -1,0 +1,595 @@
+"""Meta (Facebook) Custom Audiences through the official ``facebook-business`` SDK.
+
+Configuration (:class:`FacebookSettings`) comes from the Airflow connection
+``facebook_ads`` (password = access token, host = Graph base URL, extra
+``ad_account_id`` and ``api_version``), or, without one, from the local
+sandbox (``AUDIENCE_SANDBOX_URL``, or the URL a running sandbox wrote; token
+``sandbox-token``, ad account 1000000001). Nothing else changes between the two.
+
+Members are sent pre-hashed (see :mod:`audience.identity`) in the multi-key
+schema ``EXTERN_ID EMAIL PHONE FN LN CT ZIP COUNTRY DOBY GEN``.
+
+Batching. Meta takes at most 10,000 rows per ``/users`` call. A full
+multi-key row is ~700 bytes once JSON- and form-encoded (9 hashes of 64
+characters, quotes and commas escaped), so 10,000 such rows are ~7 MB. We
+also cap the encoded request body, by default at 4,000,000 bytes (about 5,700
+full rows; sparse or single-key rows reach the 10,000-row cap first):
+
+* large enough to respect the quota (about 5,000 + 40 x audiences calls an
+  hour): a first upload of one million people takes ~175 calls, where the
+  ~60 KB some integrations use (they put the payload in the query string)
+  would need ~12,000 and exhaust the hour's quota;
+* small enough that one request uploads in seconds on a modest link, a retry
+  resends little, and front servers' body limits are far away.
+
+``max_payload_bytes`` (connection extra or ``AUDIENCE_FB_MAX_PAYLOAD_BYTES``)
+changes it.
+
+Removals go in the request body: ``POST {audience}/users`` with
+``method=delete`` (Graph's method override). The SDK's own ``remove_users``
+sends ``DELETE`` with the payload in the query string, which fails with HTTP
+414 beyond a few hundred rows, and the SDK takes that non-JSON 414 page for
+a success. So every answer is checked (:func:`check_json_answer`): HTTP
+status, a JSON object, and for uploads ``num_received`` equal to the rows sent.
+
+Calls go through the SDK's ``FacebookAdsApi.call`` (session, token, version,
+parameter encoding, ``FacebookRequestError`` parsing), not its typed objects
+(``AdAccount.get_custom_audiences`` ...), which turn an HTML page from a front
+server into an empty or bogus result.
+
+Retries (:mod:`audience.retry`, exponential back-off with jitter, honouring
+``Retry-After`` and Meta's ``X-Business-Use-Case-Usage`` wait) cover Graph's
+throttling codes 4, 17, 613 and 80003, errors flagged ``is_transient``, codes 1
+and 2, HTTP 429 and 5xx, and connection failures. Anything else raises
+:class:`~audience.destinations.base.DestinationError` with the platform's code,
+subcode and message at once; no value sent ever appears in an error or a log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote_plus
+
+import requests
+from facebook_business.api import FacebookAdsApi, FacebookResponse
+from facebook_business.exceptions import FacebookError, FacebookRequestError
+from facebook_business.session import FacebookSession
+
+from audience import connections
+from audience.destinations.base import DestinationError, T, UploadResult, chunk_by_size
+from audience.identity import FACEBOOK_SCHEMA, HASHED_KEYS, is_sha256_hex
+from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry
+from audience.settings import SettingError, env_int
+
+log = logging.getLogger(__name__)
+
+NAME = "facebook"
+CONNECTION_ID = "facebook_ads"
+GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v26.0"
+MAX_ROWS_PER_REQUEST = 10_000
+DEFAULT_MAX_PAYLOAD_BYTES = 4_000_000
+MIN_AUDIENCE_SIZE = 100
+
+SANDBOX_TOKEN = "sandbox-token"
+SANDBOX_AD_ACCOUNT = "1000000001"
+
+# Graph error codes worth waiting for: throttling (4 app, 17 user, 613 custom,
+# 80003 custom-audience business use case) and "temporary" failures (1, 2).
+RATE_LIMIT_CODES = frozenset({4, 17, 613, 80003})
+TRANSIENT_CODES = frozenset({1, 2})
+# the audience no longer exists on the platform (deleted in Ads Manager, or expired)
+AUDIENCE_GONE = 1487366
+
+AUDIENCE_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "approximate_count_lower_bound",
+    "approximate_count_upper_bound",
+    "operation_status",
+)
+
+# marts.audience_members columns, in FACEBOOK_SCHEMA order
+MEMBER_COLUMNS = (
+    "extern_id",
+    "email_sha256",
+    "phone_sha256",
+    "fn_sha256",
+    "ln_sha256",
+    "ct_sha256",
+    "zip_sha256",
+    "country_sha256",
+    "doby_sha256",
+    "gen_sha256",
+)
+IDENTITY_COLUMNS = ("extern_id", "email_sha256", "phone_sha256")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class FacebookSettings:
+    """Where and as whom to call the Graph API."""
+
+    access_token: str = field(repr=False)
+    ad_account_id: str
+    base_url: str = GRAPH_URL
+    api_version: str = DEFAULT_API_VERSION
+    timeout_s: float = 120.0
+    max_rows_per_request: int = MAX_ROWS_PER_REQUEST
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    source: str = "explicit"
+
+    def __post_init__(self) -> None:
+        if not self.access_token:
+            raise SettingError(f"Facebook settings ({self.source}) have no access token")
+        account = str(self.ad_account_id).strip().removeprefix("act_")
+        if not account.isdigit():
+            raise SettingError(
+                f"Facebook ad account id {self.ad_account_id!r} ({self.source}) is not numeric; "
+                "set the connection extra ad_account_id to the digits of act_<id>"
+            )
+        object.__setattr__(self, "ad_account_id", account)
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if not re.fullmatch(r"v\d+\.\d+", self.api_version):
+            raise SettingError(f"Facebook api_version {self.api_version!r} ({self.source}) is not like v26.0")
+        if not 1 <= self.max_rows_per_request <= MAX_ROWS_PER_REQUEST:
+            raise SettingError(
+                f"max_rows_per_request={self.max_rows_per_request} ({self.source}) must be 1..{MAX_ROWS_PER_REQUEST}"
+            )
+        if self.max_payload_bytes < 10_000:
+            raise SettingError(f"max_payload_bytes={self.max_payload_bytes} ({self.source}) is below 10000")
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.source == "sandbox"
+
+    @classmethod
+    def resolve(cls) -> FacebookSettings:
+        """The Airflow connection ``facebook_ads`` when defined, else the local sandbox."""
+        conn = connections.get(CONNECTION_ID)
+        if conn is not None:
+            return cls.from_connection(conn)
+        return cls.sandbox()
+
+    @classmethod
+    def sandbox(cls, url: str | None = None) -> FacebookSettings:
+        """The sandbox's Graph API (``AUDIENCE_SANDBOX_URL`` or the running sandbox's URL)."""
+        return cls(
+            access_token=SANDBOX_TOKEN,
+            ad_account_id=SANDBOX_AD_ACCOUNT,
+            base_url=url or connections.sandbox_url(required=True) or "",
+            max_payload_bytes=_env_payload_bytes(),
+            source="sandbox",
+        )
+
+    @classmethod
+    def from_connection(cls, conn: connections.Conn) -> FacebookSettings:
+        """password = access token; host = Graph base URL (default graph.facebook.com);
+        extra: ad_account_id, api_version, and optionally timeout_s, max_rows_per_request,
+        max_payload_bytes."""
+        extra = conn.extra or {}
+        source = f"connection {conn.conn_id}"
+        base_url = extra.get("base_url") or conn.base_url() or GRAPH_URL
+        if not extra.get("ad_account_id"):
+            raise SettingError(
+                f"{source} has no extra ad_account_id; add it (the digits of act_<id>) to the connection's extra"
+            )
+        try:
+            return cls(
+                access_token=conn.password or "",
+                ad_account_id=str(extra["ad_account_id"]),
+                base_url=str(base_url),
+                api_version=str(extra.get("api_version") or DEFAULT_API_VERSION),
+                timeout_s=float(extra.get("timeout_s") or 120.0),
+                max_rows_per_request=int(extra.get("max_rows_per_request") or MAX_ROWS_PER_REQUEST),
+                max_payload_bytes=int(extra.get("max_payload_bytes") or _env_payload_bytes()),
+                source=source,
+            )
+        except SettingError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise SettingError(f"{source}: a numeric extra field is not a number ({exc})") from None
+
+
+def _env_payload_bytes() -> int:
+    return env_int("AUDIENCE_FB_MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES, minimum=10_000)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def check_json_answer(response: FacebookResponse, what: str) -> dict[str, Any]:
+    """The answer's JSON object, or :class:`DestinationError` (retryable for 429/5xx).
+
+    The SDK raises only for JSON errors; an HTML page from a front server (414,
+    502, 504) comes back as a "successful" response, so the status is checked here.
+    """
+    status = response.status()
+    body = response.json()
+    if status == 414:
+        raise DestinationError(
+            f"the platform refused {what} as too long (HTTP 414, non-JSON answer); "
+            "send removals in the body (POST with method=delete) and lower max_payload_bytes",
+            destination=NAME,
+            http_status=status,
+        )
+    if status is not None and (status == 429 or status >= 500):
+        raise DestinationError(
+            f"the platform answered {what} with a server error page",
+            destination=NAME,
+            http_status=status,
+            retryable=True,
+        )
+    if status is not None and not 200 <= status < 300:
+        raise DestinationError(
+            f"the platform answered {what} with an unexpected HTTP status and no Graph error",
+            destination=NAME,
+            http_status=status,
+        )
+    if not isinstance(body, dict):
+        raise DestinationError(
+            f"the platform's answer to {what} is not JSON; nothing can be assumed done",
+            destination=NAME,
+            http_status=status,
+        )
+    return body
+
+
+def check_users_answer(response: FacebookResponse, sent: int) -> UploadResult:
+    """Check a ``/users`` answer: HTTP 2xx, a JSON object, ``num_received == sent``.
+
+    Raises :class:`DestinationError` otherwise (retryable for 429/5xx). This
+    is what catches the SDK taking an HTML error page (414, 502) for success.
+    """
+    body = check_json_answer(response, f"an upload of {sent} rows")
+    received = body.get("num_received")
+    if not isinstance(received, int) or received != sent:
+        raise DestinationError(
+            f"the platform acknowledged {received!r} rows of {sent} sent; the batch is not recorded as synced",
+            destination=NAME,
+            http_status=response.status(),
+        )
+    samples = body.get("invalid_entry_samples") or {}
+    if not isinstance(samples, dict):
+        samples = {}
+    return UploadResult(
+        sent=sent,
+        received=received,
+        invalid=int(body.get("num_invalid_entries") or 0),
+        invalid_samples={str(k): str(v) for k, v in list(samples.items())[:50]},
+    )
+
+
+def translate_error(exc: FacebookRequestError) -> TransientError | DestinationError:
+    """A Graph error as something to wait for (throttling, transient, 429/5xx) or a permanent failure."""
+    code, subcode, status = exc.api_error_code(), exc.api_error_subcode(), exc.http_status()
+    message = exc.api_error_message() or "no Graph error message"
+    if (
+        code in RATE_LIMIT_CODES
+        or code in TRANSIENT_CODES
+        or bool(exc.api_transient_error())
+        or status == 429
+        or (status is not None and status >= 500)
+    ):
+        return TransientError(
+            f"Graph error code {code}, subcode {subcode}, HTTP {status}: {message}",
+            retry_after=_retry_hint(exc.http_headers()),
+            status=status,
+        )
+    return DestinationError(message, destination=NAME, code=code, subcode=subcode, http_status=status)
+
+
+def is_audience_gone(error: DestinationError) -> bool:
+    """True when the platform says the audience was deleted (the ledger no longer describes it)."""
+    return error.destination == NAME and AUDIENCE_GONE in (error.code, error.subcode)
+
+
+def _retry_hint(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait, from ``Retry-After`` or Meta's business-use-case usage header."""
+    if not headers:
+        return None
+    hint: float | None = None
+    retry_after = headers.get("Retry-After") or headers.get("retry-after")
+    if retry_after:
+        try:
+            hint = float(retry_after)
+        except ValueError:
+            hint = None
+    usage = headers.get("X-Business-Use-Case-Usage") or headers.get("x-business-use-case-usage")
+    if usage:
+        try:
+            data = json.loads(usage)
+            minutes = [
+                float(entry.get("estimated_time_to_regain_access") or 0)
+                for entries in data.values()
+                for entry in (entries if isinstance(entries, list) else [entries])
+                if isinstance(entry, dict)
+            ]
+        except (ValueError, AttributeError, TypeError):
+            minutes = []
+        if minutes and max(minutes) > 0:
+            hint = max(hint or 0.0, max(minutes) * 60.0)
+    return hint
+
+
+# --------------------------------------------------------------------------- destination
+
+
+class FacebookDestination:
+    """Custom Audiences of one ad account."""
+
+    name = NAME
+    min_audience_size = MIN_AUDIENCE_SIZE
+    schema: tuple[str, ...] = FACEBOOK_SCHEMA
+    member_columns: tuple[str, ...] = MEMBER_COLUMNS
+    identity_columns: tuple[str, ...] = IDENTITY_COLUMNS
+
+    def __init__(
+        self,
+        settings: FacebookSettings | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        check_hashes: bool = True,
+    ) -> None:
+        self.settings = settings or FacebookSettings.resolve()
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self.check_hashes = check_hashes
+        # The SDK reads the base URL from the class attribute; set it as documented,
+        # and on this session too so that another destination cannot redirect ours.
+        FacebookSession.GRAPH = self.settings.base_url
+        self.api = FacebookAdsApi.init(
+            access_token=self.settings.access_token,
+            api_version=self.settings.api_version,
+            timeout=self.settings.timeout_s,
+            crash_log=False,
+        )
+        self.api._session.GRAPH = self.settings.base_url
+        log.info(
+            "facebook destination: %s, ad account %s, API %s",
+            "sandbox" if self.settings.is_sandbox else "Graph API",
+            self.settings.ad_account_id,
+            self.settings.api_version,
+        )
+
+    # -- bookkeeping --------------------------------------------------------
+    @property
+    def requests(self) -> int:
+        """HTTP calls made through this destination (retries and list pages included)."""
+        return self.api.get_num_requests_attempted()
+
+    def _retrying(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run SDK calls with retries on throttling and transient failures (see audience.retry)."""
+
+        def guarded() -> Any:
+            try:
+                return call()
+            except FacebookRequestError as exc:
+                raise translate_error(exc) from None
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                raise TransientError(f"connection to the Graph API failed ({type(exc).__name__})") from None
+            except DestinationError as exc:
+                if exc.retryable:
+                    raise TransientError(str(exc), status=exc.http_status) from None
+                raise
+            except FacebookError as exc:
+                raise DestinationError(
+                    f"the SDK refused the call ({type(exc).__name__})", destination=NAME
+                ) from None
+
+        try:
+            return call_with_retry(
+                guarded,
+                what=f"Graph API: {what}",
+                classify=lambda exc: None,
+                policy=self.retry,
+                sleep=self._sleep,
+            )
+        except GaveUp as exc:
+            raise DestinationError(str(exc), destination=NAME, retryable=True) from None
+
+    def _call(
+        self, method: str, path: tuple[str, ...], params: dict[str, Any], what: str
+    ) -> FacebookResponse:
+        """One Graph call through the SDK's transport (auth, encoding, Graph error parsing).
+
+        The SDK's success test indexes a non-JSON body that mentions "success" as
+        if it were a dict; that TypeError becomes an unreadable-answer error.
+        """
+        try:
+            return self.api.call(method, path, params=params)
+        except (TypeError, ValueError):
+            raise DestinationError(
+                f"the platform's answer to {what} could not be read", destination=NAME
+            ) from None
+
+    # -- audiences ----------------------------------------------------------
+    #
+    # Through api.call and check_json_answer rather than the SDK's typed objects
+    # (AdAccount.get_custom_audiences ...): those parse any non-JSON page (a 504
+    # from a front server) into an empty or bogus result, and an audience that
+    # seems absent would be created twice.
+
+    def _list(self, fields: Sequence[str]) -> list[dict[str, Any]]:
+        path = (f"act_{self.settings.ad_account_id}", "customaudiences")
+        params: dict[str, Any] = {"fields": ",".join(fields), "limit": 500}
+        found: list[dict[str, Any]] = []
+        while True:
+            body = check_json_answer(self._call("GET", path, params, "list audiences"), "list audiences")
+            found.extend(item for item in body.get("data") or [] if isinstance(item, dict))
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return found
+            params = {**params, "after": after}
+
+    def list_audiences(self) -> list[dict[str, Any]]:
+        """All custom audiences of the account (every page), as plain dicts."""
+        return self._retrying("list custom audiences", lambda: self._list(AUDIENCE_FIELDS))
+
+    def find_audience(self, name: str) -> str | None:
+        """The id of the account's audience called ``name``, or None."""
+        return _pick(self.list_audiences(), name)
+
+    def find_or_create_audience(self, name: str, description: str) -> str:
+        """The audience called ``name``, created (customer list, user-provided data) if absent.
+
+        Listing and creating run in one retry loop: if a create succeeded but its
+        answer was lost, the retry finds it instead of creating a twin.
+        """
+
+        def call() -> str:
+            found = _pick(self._list(("id", "name")), name)
+            if found:
+                return found
+            params = {
+                "name": name,
+                "description": description,
+                "subtype": "CUSTOM",
+                "customer_file_source": "USER_PROVIDED_ONLY",
+            }
+            path = (f"act_{self.settings.ad_account_id}", "customaudiences")
+            body = check_json_answer(self._call("POST", path, params, "create audience"), "create audience")
+            audience_id = str(body.get("id") or "")
+            if not audience_id:
+                raise DestinationError("creating a custom audience returned no id", destination=NAME)
+            log.info("facebook: created custom audience %s", audience_id)
+            return audience_id
+
+        return self._retrying("find or create a custom audience", call)
+
+    def read(self, audience_id: str) -> dict[str, Any]:
+        """The audience's fields (id, name, description, approximate counts, status)."""
+
+        def call() -> dict[str, Any]:
+            params = {"fields": ",".join(AUDIENCE_FIELDS)}
+            return check_json_answer(
+                self._call("GET", (audience_id,), params, "read audience"), "read audience"
+            )
+
+        return self._retrying(f"read custom audience {audience_id}", call)
+
+    def members_count(self, audience_id: str) -> int | None:
+        """Meta's lower-bound estimate of matched people (None when not reported)."""
+        value = self.read(audience_id).get("approximate_count_lower_bound")
+        return int(value) if value is not None else None
+
+    # -- members ------------------------------------------------------------
+    def batches(self, items: Iterable[T], values: Callable[[T], Sequence[str]]) -> Iterator[list[T]]:
+        """Group items into request-sized lists (row cap and encoded-body cap)."""
+        return chunk_by_size(
+            items,
+            size=lambda item: encoded_row_size(values(item)),
+            max_items=self.settings.max_rows_per_request,
+            max_bytes=self.settings.max_payload_bytes,
+            overhead=_REQUEST_OVERHEAD,
+        )
+
+    def add(self, audience_id: str, schema: Sequence[str], rows: Sequence[Sequence[str]]) -> UploadResult:
+        """Add members (hashed rows in ``schema`` order); several requests if the rows need it."""
+        return self._upload(audience_id, schema, rows, remove=False)
+
+    def remove(self, audience_id: str, schema: Sequence[str], rows: Sequence[Sequence[str]]) -> UploadResult:
+        """Remove members: POST with ``method=delete``, parameters in the body."""
+        return self._upload(audience_id, schema, rows, remove=True)
+
+    def _upload(
+        self, audience_id: str, schema: Sequence[str], rows: Sequence[Sequence[str]], *, remove: bool
+    ) -> UploadResult:
+        schema = list(schema)
+        total = UploadResult()
+        for batch in self.batches(rows, values=lambda row: row):
+            total.merge(self._users_request(audience_id, schema, batch, remove=remove))
+        return total
+
+    def _users_request(
+        self, audience_id: str, schema: list[str], rows: list[Sequence[str]], *, remove: bool
+    ) -> UploadResult:
+        data = [list(row) for row in rows]
+        self._check_rows(schema, data)
+        params: dict[str, Any] = {"payload": {"schema": schema, "data": data}}
+        if remove:
+            params["method"] = "delete"
+        verb = "remove" if remove else "add"
+        before = self.requests
+
+        def call() -> UploadResult:
+            response = self._call("POST", (audience_id, "users"), params, f"{verb} {len(data)} rows")
+            return check_users_answer(response, len(data))
+
+        result = self._retrying(f"{verb} {len(data)} members to audience {audience_id}", call)
+        result.requests = self.requests - before
+        log.info(
+            "facebook: %s %d members on audience %s: received %d, invalid %d (%d request(s))",
+            verb,
+            len(data),
+            audience_id,
+            result.received,
+            result.invalid,
+            result.requests,
+        )
+        return result
+
+    def _check_rows(self, schema: list[str], rows: list[list[str]]) -> None:
+        """Refuse to send anything that is not a digest where a digest is due (no raw PII leaves)."""
+        width = len(schema)
+        hashed = [i for i, key in enumerate(schema) if key in HASHED_KEYS]
+        for number, row in enumerate(rows):
+            if len(row) != width:
+                raise DestinationError(
+                    f"row {number} has {len(row)} values for a schema of {width} keys", destination=NAME
+                )
+            if self.check_hashes:
+                for i in hashed:
+                    value = row[i]
+                    if value and not is_sha256_hex(value):
+                        raise DestinationError(
+                            f"row {number}: {schema[i]} is not a SHA-256 hex digest; refusing to send "
+                            "unhashed data (hash with audience.identity first)",
+                            destination=NAME,
+                        )
+
+
+# {"payload": '{"data":[...],"schema":[...10 keys...]}', "method": "delete"} form-encoded,
+# minus the rows themselves; generous, so the estimate stays an upper bound.
+_REQUEST_OVERHEAD = 512
+
+
+def encoded_row_size(values: Sequence[str]) -> int:
+    """Bytes one row adds to the form-encoded body: ``len(quote_plus(json.dumps(row))) + 3`` (its comma).
+
+    Computed per value so that digests (hex, never escaped) cost no encoding work.
+    """
+    size = 6 + 3 * max(0, len(values) - 1) + 3  # [ ] as %5B %5D, %2C between values and after the row
+    for value in values:
+        if _URL_SAFE.fullmatch(value):
+            size += len(value) + 6  # the quotes, as %22
+        else:
+            size += len(quote_plus(json.dumps(value)))
+    return size
+
+
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.\-~]*")
+
+
+def _pick(audiences: list[dict[str, Any]], name: str) -> str | None:
+    matches = [str(a["id"]) for a in audiences if a.get("name") == name and a.get("id")]
+    if not matches:
+        return None
+    if len(matches) > 1:
+        log.warning("facebook: %d custom audiences share one name; using the oldest id", len(matches))
+    return min(matches, key=lambda i: (len(i), i))
