@@ -29,7 +29,7 @@ def test_no_import_errors(dagbag):
 
 def test_every_dag_is_tagged_documented_and_retried(dagbag):
     for dag_id in EXPECTED:
-        dag = dagbag.get_dag(dag_id)
+        dag = dagbag.dags[dag_id]
         assert "audience" in dag.tags, dag_id
         assert dag.doc_md and len(dag.doc_md) > 50, dag_id
         assert dag.catchup is False, dag_id
@@ -38,9 +38,9 @@ def test_every_dag_is_tagged_documented_and_retried(dagbag):
 
 
 def test_dags_chain_through_assets(dagbag):
-    ingest = dagbag.get_dag("ingest_crm")
-    build = dagbag.get_dag("build_segments")
-    sync = dagbag.get_dag("sync_audiences")
+    ingest = dagbag.dags["ingest_crm"]
+    build = dagbag.dags["build_segments"]
+    sync = dagbag.dags["sync_audiences"]
     produced = {a.uri for t in ingest.tasks for a in t.outlets}
     assert "warehouse://raw/hubspot__contacts" in produced
     build_outlets = {a.uri for t in build.tasks for a in t.outlets}
@@ -48,11 +48,12 @@ def test_dags_chain_through_assets(dagbag):
     # the validated asset is emitted by the gate task only, so a failing gate emits nothing
     emitters = [t.task_id for t in build.tasks if any(a.uri == "audience://segments/validated" for a in t.outlets)]
     assert emitters == ["validate_segments"]
-    assert "segments_validated" in str(sync.timetable.summary) or sync.timetable.asset_condition is not None
+    assert [a.uri for a in sync.timetable.asset_condition.objects] == ["audience://segments/validated"]
+    assert [a.uri for a in build.timetable.asset_condition.objects] == ["warehouse://raw/hubspot__contacts"]
 
 
 def test_dbt_models_rendered_as_tasks(dagbag):
-    build = dagbag.get_dag("build_segments")
+    build = dagbag.dags["build_segments"]
     ids = {t.task_id for t in build.tasks}
     for model in ("stg_hubspot__contacts", "persons", "audience_members"):
         assert any(model in i for i in ids), f"no task for dbt model {model}: {sorted(ids)}"
@@ -73,6 +74,8 @@ PARSE_PROBE = textwrap.dedent(
     socket.create_connection = lambda address, *a, **k: (attempts.append(repr(address)), guard(None, address))[1]
     real_popen = subprocess.Popen.__init__
     def no_popen(self, args, *a, **k):
+        if isinstance(args, (list, tuple)) and args[:1] == ["file"]:
+            return real_popen(self, args, *a, **k)  # platform.architecture(), called by croniter on import
         attempts.append("subprocess:" + repr(args)[:80])
         raise OSError("subprocess at DAG parse time")
     subprocess.Popen.__init__ = no_popen

@@ -92,7 +92,13 @@ def dbt_task_group(group_id: str = "dbt", **kwargs: Any):
     # Cosmos warns at import that the OpenLineage provider is absent: not our concern, keep parse quiet
     logging.getLogger("cosmos").setLevel(logging.ERROR)
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: PLC0415
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: PLC0415
+    from cosmos.constants import (  # noqa: PLC0415
+        ExecutionMode,
+        InvocationMode,
+        LoadMode,
+        TestBehavior,
+        TestIndirectSelection,
+    )
     from cosmos.profiles import PostgresUserPasswordProfileMapping  # noqa: PLC0415
 
     manifest = manifest_path()
@@ -116,7 +122,11 @@ def dbt_task_group(group_id: str = "dbt", **kwargs: Any):
         project_config=project,
         profile_config=profile,
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # a test runs with the node whose build makes all its parents available (e.g. a
+            # relationships test from persons to the country seed runs with persons, not the seed)
+            test_indirect_selection=TestIndirectSelection.BUILDABLE,
         ),
         render_config=RenderConfig(
             load_method=load_method,
