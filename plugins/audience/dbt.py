@@ -133,6 +133,9 @@ def dbt_task_group(group_id: str = "dbt", **kwargs: Any):
             test_behavior=TestBehavior.BUILD,
             dbt_deps=False,
             enable_mock_profile=False,
+            # the DAGs chain through the platform's own assets (audience.assets); per-model assets
+            # named after the warehouse host would change with the connection
+            emit_datasets=False,
         ),
         operator_args={"install_deps": False, "quiet": True},
         **kwargs,
