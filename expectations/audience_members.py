@@ -15,21 +15,13 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
+from audience.identity import HASHED_MEMBER_COLUMNS
+
 SUITE_NAME = "audience_members"
 SCHEMA = "marts"
 TABLE = "audience_members"
 
-HASH_COLUMNS = (
-    "email_sha256",
-    "phone_sha256",
-    "fn_sha256",
-    "ln_sha256",
-    "ct_sha256",
-    "zip_sha256",
-    "country_sha256",
-    "doby_sha256",
-    "gen_sha256",
-)
+HASH_COLUMNS = HASHED_MEMBER_COLUMNS
 KEY_COLUMNS = ("audience_key", "person_id", "extern_id")
 COLUMNS = (*KEY_COLUMNS, *HASH_COLUMNS)
 

@@ -56,6 +56,13 @@ FACEBOOK_SCHEMA: tuple[str, ...] = (
 
 HASHED_KEYS: frozenset[str] = frozenset(FACEBOOK_SCHEMA) - {"EXTERN_ID"}
 
+# the column of marts.audience_members that holds each key (the warehouse's side of the schema)
+MEMBER_COLUMN_BY_KEY: dict[str, str] = {
+    key: ("extern_id" if key == "EXTERN_ID" else f"{key.lower()}_sha256") for key in FACEBOOK_SCHEMA
+}
+FACEBOOK_MEMBER_COLUMNS: tuple[str, ...] = tuple(MEMBER_COLUMN_BY_KEY[key] for key in FACEBOOK_SCHEMA)
+HASHED_MEMBER_COLUMNS: tuple[str, ...] = tuple(c for c in FACEBOOK_MEMBER_COLUMNS if c.endswith("_sha256"))
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 

@@ -8,12 +8,12 @@ import httpx
 import pytest
 
 from audience import dbt, demo, runtime, warehouse
+from audience.identity import FACEBOOK_MEMBER_COLUMNS, FACEBOOK_SCHEMA
 
 pytestmark = pytest.mark.e2e
 
-SCHEMA = ["EXTERN_ID", "EMAIL", "PHONE", "FN", "LN", "CT", "ZIP", "COUNTRY", "DOBY", "GEN"]
-COLUMNS = ["extern_id", "email_sha256", "phone_sha256", "fn_sha256", "ln_sha256", "ct_sha256", "zip_sha256",
-           "country_sha256", "doby_sha256", "gen_sha256"]
+SCHEMA = list(FACEBOOK_SCHEMA)
+COLUMNS = list(FACEBOOK_MEMBER_COLUMNS)
 
 
 def _sandbox_members(url: str, audience_name: str) -> set[tuple]:

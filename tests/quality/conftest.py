@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from audience import warehouse
+from audience.identity import FACEBOOK_MEMBER_COLUMNS
 from audience.warehouse import WarehouseParams
 
 PERSON_COLUMNS = (
@@ -35,20 +36,7 @@ PERSON_COLUMNS = (
     "is_erasure_requested",
     "updated_at",
 )
-MEMBER_COLUMNS = (
-    "audience_key",
-    "person_id",
-    "extern_id",
-    "email_sha256",
-    "phone_sha256",
-    "fn_sha256",
-    "ln_sha256",
-    "ct_sha256",
-    "zip_sha256",
-    "country_sha256",
-    "doby_sha256",
-    "gen_sha256",
-)
+MEMBER_COLUMNS = ("audience_key", "person_id", *FACEBOOK_MEMBER_COLUMNS)
 
 DDL = """
 drop schema if exists marts cascade;

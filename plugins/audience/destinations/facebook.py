@@ -63,7 +63,7 @@ from facebook_business.session import FacebookSession
 
 from audience import connections
 from audience.destinations.base import DestinationError, T, UploadResult, chunk_by_size
-from audience.identity import FACEBOOK_SCHEMA, HASHED_KEYS, is_sha256_hex
+from audience.identity import FACEBOOK_MEMBER_COLUMNS, FACEBOOK_SCHEMA, HASHED_KEYS, is_sha256_hex
 from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry
 from audience.settings import SettingError, env_int
 
@@ -97,18 +97,7 @@ AUDIENCE_FIELDS = (
 )
 
 # marts.audience_members columns, in FACEBOOK_SCHEMA order
-MEMBER_COLUMNS = (
-    "extern_id",
-    "email_sha256",
-    "phone_sha256",
-    "fn_sha256",
-    "ln_sha256",
-    "ct_sha256",
-    "zip_sha256",
-    "country_sha256",
-    "doby_sha256",
-    "gen_sha256",
-)
+MEMBER_COLUMNS = FACEBOOK_MEMBER_COLUMNS
 IDENTITY_COLUMNS = ("extern_id", "email_sha256", "phone_sha256")
 
 
