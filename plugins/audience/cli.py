@@ -78,6 +78,9 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
     from audience import demo, runtime  # noqa: PLC0415
 
     demo.prepare()
+    # standalone starts its components as `airflow ...` subprocesses: the venv's bin must be on PATH
+    bin_dir = str(Path(sys.executable).parent)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.environ.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
     with runtime.sandbox_running() as url:
