@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test test-fast airflow dbt-parse env lint format clean stop
+.PHONY: install demo test airflow bench-ingest dbt-parse env lint format clean stop
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: install
 
 airflow: install
 	$(BIN)/audience airflow
+
+bench-ingest: install
+	$(BIN)/audience bench-ingest
 
 dbt-parse: install
 	$(BIN)/audience dbt-parse

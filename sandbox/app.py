@@ -39,9 +39,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sandbox import eurostat, facebook_pages, insee, linkedin, salesforce
 from sandbox.config import ConfigError, FaultConfig, SandboxConfig
 from sandbox.graph import DISPLAY_ORDER, GraphAPI, GraphError, rate_limit_error, trace_id
-from sandbox.hubspot import ContactStore, HubSpotError, parse_search, validation_error
+from sandbox.hubspot import ContactStore, HubSpotError, deals_router, parse_search, validation_error
 from sandbox.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -385,6 +386,13 @@ def create_app(
                 context={"id": [contact_id]},
             )
         return JSONResponse(contacts.project(obj, tuple(obj.get("properties") or {})))
+
+    app.include_router(deals_router(world_dir, store, state_dir, runtime, _hubspot_auth, _hubspot_rate_limited))
+    app.include_router(salesforce.router(world_dir, runtime))
+    app.include_router(insee.make_router(runtime))
+    app.include_router(eurostat.make_router(runtime))
+    app.include_router(facebook_pages.create_router(world_dir))  # before the Graph catch-all
+    app.include_router(linkedin.create_router(world_dir))
 
     # -- sandbox-only -------------------------------------------------------------------------
     @app.get("/_sandbox/facebook/audiences")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 FAULT_KINDS = ("429", "500", "503", "graph_rate_limit", "timeout")
-TARGETS = ("hubspot", "graph")
+TARGETS = ("hubspot", "graph", "salesforce")
 
 
 class ConfigError(ValueError):

@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from sandbox.store import StateStore
 
@@ -41,6 +44,46 @@ INDEX_VERSION = 1
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 ALWAYS_PROPERTIES = ("createdate", "hs_object_id", "lastmodifieddate")
 INDEXED = {"lastmodifieddate": "lm", "createdate": "created", "hs_object_id": "ids"}
+DEALS_FILE = "hubspot_deals.jsonl"
+DEALS_INDEX_FILE = "hubspot_deals_index.npz"
+
+
+@dataclass(frozen=True)
+class ObjectKind:
+    """What differs between CRM object types served by the same search machinery."""
+
+    name: str  # the path segment: contacts, deals
+    file: str  # the world file
+    index_file: str  # its index cache in the state folder
+    modified: str  # the last-modified property: lastmodifieddate (contacts) or hs_lastmodifieddate
+    default_properties: tuple[str, ...]
+
+    @property
+    def indexed(self) -> dict[str, str]:
+        return {self.modified: "lm", "createdate": "created", "hs_object_id": "ids"}
+
+    @property
+    def always_properties(self) -> tuple[str, ...]:
+        return ("createdate", "hs_object_id", self.modified)
+
+
+CONTACTS = ObjectKind("contacts", CONTACTS_FILE, INDEX_FILE, "lastmodifieddate", DEFAULT_PROPERTIES)
+DEALS = ObjectKind(
+    "deals",
+    DEALS_FILE,
+    DEALS_INDEX_FILE,
+    "hs_lastmodifieddate",
+    (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
+)
 OPERATORS = {
     "EQ",
     "NEQ",
@@ -374,8 +417,8 @@ def _num(value: Any) -> float | None:
         return None
 
 
-def _cmp_value(prop: str, value: Any) -> Any:
-    if prop in INDEXED:
+def _cmp_value(prop: str, value: Any, indexed: dict[str, str] = INDEXED) -> Any:
+    if prop in indexed:
         return parse_ms(value) if prop != "hs_object_id" else int(str(value))
     return value
 
@@ -384,7 +427,7 @@ def _tokens(text: str) -> list[str]:
     return [t for t in re.split(r"[^\w@.+-]+", text.lower()) if t]
 
 
-def match_filter(f: _Filter, props: dict[str, Any]) -> bool:
+def match_filter(f: _Filter, props: dict[str, Any], indexed: dict[str, str] = INDEXED) -> bool:
     """One filter on one record's properties (the slow path)."""
     raw = props.get(f.prop)
     present = raw is not None and raw != ""
@@ -408,10 +451,10 @@ def match_filter(f: _Filter, props: dict[str, Any]) -> bool:
         return hit if f.op == "CONTAINS_TOKEN" else not hit
     if not present:
         return f.op == "NEQ"
-    if f.prop in INDEXED:
-        left: Any = _cmp_value(f.prop, raw)
-        right: Any = _cmp_value(f.prop, f.value)
-        high: Any = _cmp_value(f.prop, f.high) if f.high is not None else None
+    if f.prop in indexed:
+        left: Any = _cmp_value(f.prop, raw, indexed)
+        right: Any = _cmp_value(f.prop, f.value, indexed)
+        high: Any = _cmp_value(f.prop, f.high, indexed) if f.high is not None else None
     else:
         ln, rn = _num(raw), _num(f.value)
         if ln is not None and rn is not None:
@@ -445,16 +488,16 @@ def _query_hit(query: str, props: dict[str, Any]) -> bool:
     return False
 
 
-def _vector_mask(index: _Index, f: _Filter) -> np.ndarray:
-    column: np.ndarray = getattr(index, INDEXED[f.prop])
+def _vector_mask(index: _Index, f: _Filter, indexed: dict[str, str] = INDEXED) -> np.ndarray:
+    column: np.ndarray = getattr(index, indexed[f.prop])
     if f.op == "HAS_PROPERTY":
         return np.ones(index.size, dtype=bool)
     if f.op == "NOT_HAS_PROPERTY":
         return np.zeros(index.size, dtype=bool)
     if f.op in ("IN", "NOT_IN"):
-        inside = np.isin(column, np.array([_cmp_value(f.prop, v) for v in f.values], dtype=np.int64))
+        inside = np.isin(column, np.array([_cmp_value(f.prop, v, indexed) for v in f.values], dtype=np.int64))
         return inside if f.op == "IN" else ~inside
-    value = _cmp_value(f.prop, f.value)
+    value = _cmp_value(f.prop, f.value, indexed)
     if f.op == "EQ":
         return column == value
     if f.op == "NEQ":
@@ -468,29 +511,33 @@ def _vector_mask(index: _Index, f: _Filter) -> np.ndarray:
     if f.op == "GTE":
         return column >= value
     if f.op == "BETWEEN":
-        return (column >= value) & (column <= _cmp_value(f.prop, f.high))
+        return (column >= value) & (column <= _cmp_value(f.prop, f.high, indexed))
     raise validation_error(f"operator {f.op} is not supported on {f.prop}")
 
 
-def _is_vectorised(f: _Filter) -> bool:
-    return f.prop in INDEXED and f.op not in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")
+def _is_vectorised(f: _Filter, indexed: dict[str, str] = INDEXED) -> bool:
+    return f.prop in indexed and f.op not in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN")
 
 
 # ----------------------------------------------------------------------------- the store
 
 
-class ContactStore:
-    """World contacts plus API changes; answers searches and single reads."""
+class ObjectStore:
+    """World objects of one kind (contacts, deals) plus API changes; answers searches and single reads."""
 
-    def __init__(self, world_dir: Path, state: StateStore, state_dir: Path) -> None:
-        self.path = Path(world_dir) / CONTACTS_FILE
+    def __init__(
+        self, world_dir: Path, state: StateStore, state_dir: Path, kind: ObjectKind = CONTACTS
+    ) -> None:
+        self.kind = kind
+        self.indexed = kind.indexed
+        self.path = Path(world_dir) / kind.file
         self.state = state
         self._lock = threading.RLock()
         if self.path.exists():
-            self.index = build_index(self.path, Path(state_dir) / INDEX_FILE)
+            self.index = build_index(self.path, Path(state_dir) / kind.index_file)
             self._fd: int | None = os.open(self.path, os.O_RDONLY)
         else:
-            log.warning("hubspot: %s not found; the contact API serves an empty CRM", self.path)
+            log.warning("hubspot: %s not found; the %s API serves an empty CRM", self.path, kind.name)
             self.index = _empty_index()
             self._fd = None
         self._load_overrides()
@@ -503,7 +550,8 @@ class ContactStore:
     def _load_overrides(self) -> None:
         self.overrides: dict[int, dict[str, Any]] = {}
         self.shadow = np.zeros(self.index.size, dtype=bool)
-        for body in self.state.hubspot_contacts():
+        # only contacts can be changed through the sandbox's API (PATCH)
+        for body in self.state.hubspot_contacts() if self.kind is CONTACTS else ():
             self._apply_override(body)
 
     def reset(self) -> None:
@@ -560,8 +608,8 @@ class ContactStore:
             gmask = ~self.shadow
             residual = []
             for f in group:
-                if _is_vectorised(f):
-                    gmask = gmask & _vector_mask(idx, f)
+                if _is_vectorised(f, self.indexed):
+                    gmask = gmask & _vector_mask(idx, f, self.indexed)
                 else:
                     residual.append(f)
             if residual or req.query:
@@ -571,7 +619,7 @@ class ContactStore:
         for gmask, residual in slow_groups:
             for pos in np.flatnonzero(gmask & ~mask):
                 props = self._read(int(pos)).get("properties") or {}
-                if all(match_filter(f, props) for f in residual) and (
+                if all(match_filter(f, props, self.indexed) for f in residual) and (
                     not req.query or _query_hit(req.query, props)
                 ):
                     mask[pos] = True
@@ -594,7 +642,7 @@ class ContactStore:
         props = obj.get("properties") or {}
         if req.query and not _query_hit(req.query, props):
             return False
-        return any(all(match_filter(f, props) for f in group) for group in groups)
+        return any(all(match_filter(f, props, self.indexed) for f in group) for group in groups)
 
     def _ordered(
         self, req: SearchRequest, mask: np.ndarray, over: list[dict[str, Any]], end: int
@@ -603,8 +651,8 @@ class ContactStore:
         idx = self.index
         prop = req.sort_prop or "hs_object_id"
         key: Callable[[Any], Any]
-        if prop in INDEXED:
-            if prop == "lastmodifieddate":
+        if prop in self.indexed:
+            if prop == self.kind.modified:
                 positions = np.flatnonzero(mask)
             elif prop == "createdate":
                 positions = idx.by_created[mask[idx.by_created]]
@@ -613,9 +661,12 @@ class ContactStore:
             if req.descending:
                 positions = positions[::-1]
             positions = positions[:end]
-            column = getattr(idx, INDEXED[prop])
+            column = getattr(idx, self.indexed[prop])
             base = [(int(column[p]), int(idx.ids[p]), int(p)) for p in positions]
-            extra = [(_cmp_value(prop, o["properties"].get(prop) or 0), int(o["id"]), o) for o in over]
+            extra = [
+                (_cmp_value(prop, o["properties"].get(prop) or 0, self.indexed), int(o["id"]), o)
+                for o in over
+            ]
             merged = sorted(base + extra, key=lambda t: (t[0], t[1]), reverse=req.descending)
             return [t[2] for t in merged[:end]]
         # any other property: read every match (slow path, fine for small worlds)
@@ -633,16 +684,16 @@ class ContactStore:
         items.sort(key=key, reverse=req.descending)
         return [t[2] for t in items[:end]]
 
-    @staticmethod
-    def _project(obj: dict[str, Any], wanted: tuple[str, ...] | None) -> dict[str, Any]:
+    def _project(self, obj: dict[str, Any], wanted: tuple[str, ...] | None) -> dict[str, Any]:
         props = obj.get("properties") or {}
-        names = list(wanted) if wanted else list(DEFAULT_PROPERTIES)
-        for name in ALWAYS_PROPERTIES:
+        defaults = self.kind.default_properties
+        names = list(wanted) if wanted else list(defaults)
+        for name in self.kind.always_properties:
             if name not in names:
                 names.append(name)
         return {
             "id": obj["id"],
-            "properties": {n: props.get(n) for n in names if n in props or n in DEFAULT_PROPERTIES},
+            "properties": {n: props.get(n) for n in names if n in props or n in defaults},
             "createdAt": obj.get("createdAt"),
             "updatedAt": obj.get("updatedAt"),
             "archived": bool(obj.get("archived", False)),
@@ -682,3 +733,40 @@ class ContactStore:
             self.state.save_hubspot_contact(str(cid), obj, now_ms)
             self._apply_override(obj)
             return obj
+
+
+ContactStore = ObjectStore  # the contacts' store: ObjectStore(..., kind=CONTACTS)
+
+
+def deals_router(
+    world_dir: Path,
+    state: StateStore,
+    state_dir: Path,
+    runtime: Any,
+    auth: Callable[[Any], str],
+    rate_limited: Callable[[], Any],
+) -> Any:
+    """``POST /crm/v3/objects/deals/search``: the contacts' search machinery over ``hubspot_deals.jsonl``.
+
+    ``auth``, ``rate_limited`` and ``runtime`` are the app's own (same token check,
+    same per-second search budget and result cap as contacts). The associated
+    contact is the deal property ``contact_id`` (search answers carry no associations).
+    """
+    deals = ObjectStore(world_dir, state, state_dir, DEALS)
+    router = APIRouter()
+
+    @router.post("/crm/v3/objects/deals/search")
+    async def deals_search(request: Request) -> Any:
+        token = auth(request)
+        if not runtime.search_allowed(token):
+            return rate_limited()
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError as exc:
+            raise validation_error(
+                f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
+        req = parse_search(body, runtime.config.hubspot_max_results)
+        return JSONResponse(await run_in_threadpool(deals.search, req))
+
+    return router

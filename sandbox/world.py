@@ -766,6 +766,12 @@ def generate(
         contacts_fh.write("".join(contact_buf))
         truth_fh.write("".join(truth_buf))
     events.close()
+    from sandbox.world_crm import generate_crm  # noqa: PLC0415 - post-pass: Salesforce, deals, file drop
+
+    generate_crm(out_dir, seed=seed, as_of=as_of)
+    from sandbox.world_social import generate as generate_social  # noqa: PLC0415 - post-pass: Facebook, LinkedIn
+
+    generate_social(out_dir, seed=seed, as_of=as_of)
 
     meta = {
         "seed": seed,

@@ -64,6 +64,8 @@ def sandbox(sandbox_world, tmp_path, monkeypatch):
 
     handle = start_background(sandbox_world, tmp_path / "sandbox-state")
     monkeypatch.setenv("AUDIENCE_SANDBOX_URL", handle.url)
+    # the file feeds (CRM drop, pixel events) read the same world's folders
+    monkeypatch.setenv("AUDIENCE_WORLD_DIR", str(sandbox_world))
     try:
         yield handle
     finally:

@@ -12,7 +12,9 @@ import pytest
 
 from audience.settings import project_root
 
-EXPECTED = {"ingest_crm", "build_segments", "sync_audiences"}
+EXPECTED = {
+    "ingest_crm", "ingest_web_events", "ingest_social", "ingest_open_data", "build_segments", "sync_audiences"
+}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,7 @@ def test_dags_chain_through_assets(dagbag):
     sync = dagbag.dags["sync_audiences"]
     produced = {a.uri for t in ingest.tasks for a in t.outlets}
     assert "warehouse://raw/hubspot__contacts" in produced
+    assert len(produced) == len(ingest.tasks)  # one raw table per task
     build_outlets = {a.uri for t in build.tasks for a in t.outlets}
     assert "audience://segments/validated" in build_outlets
     # the validated asset is emitted by the gate task only, so a failing gate emits nothing

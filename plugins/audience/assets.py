@@ -9,7 +9,11 @@ def warehouse_asset(schema: str, table: str) -> Asset:
     return Asset(name=f"{schema}.{table}", uri=f"warehouse://{schema}/{table}", group="warehouse")
 
 
-RAW_HUBSPOT_CONTACTS = warehouse_asset("raw", "hubspot__contacts")
+def raw_asset(table: str) -> Asset:
+    return warehouse_asset("raw", table)
+
+
+RAW_HUBSPOT_CONTACTS = raw_asset("hubspot__contacts")
 AUDIENCE_MEMBERS = warehouse_asset("marts", "audience_members")
 # emitted only by a passing quality gate; the sync DAG is scheduled on it
 SEGMENTS_VALIDATED = Asset(name="segments_validated", uri="audience://segments/validated", group="audience")

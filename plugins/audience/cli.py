@@ -7,6 +7,7 @@
     audience demo [--contacts N]         the whole pipeline through Airflow, with a summary
     audience airflow                     Airflow standalone on this project's DAGs (+ sandbox)
     audience dbt-parse                   write dbt_project/target/manifest.json (Cosmos renders from it)
+    audience bench-ingest [...]          each loader's rows/s beside a plain COPY of the same rows
 """
 
 from __future__ import annotations
@@ -92,6 +93,12 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
             return 0
 
 
+def _cmd_bench_ingest(args: argparse.Namespace) -> int:
+    from audience.bench import main_bench_ingest  # noqa: PLC0415
+
+    return main_bench_ingest(args.rest)
+
+
 def _cmd_dbt_parse(args: argparse.Namespace) -> int:
     from audience import dbt  # noqa: PLC0415
 
@@ -135,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("airflow", help="Airflow standalone on this project's DAGs, with the sandbox")
     p.set_defaults(func=_cmd_airflow)
+
+    p = sub.add_parser("bench-ingest", help="loader rows/s beside a plain COPY of the same rows (options: --help)",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_bench_ingest)
 
     p = sub.add_parser("dbt-parse", help="write the dbt manifest Cosmos renders the DAG from")
     p.set_defaults(func=_cmd_dbt_parse)

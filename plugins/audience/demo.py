@@ -19,7 +19,7 @@ from audience import runtime
 
 log = logging.getLogger("audience.demo")
 
-PIPELINE = ("ingest_crm", "build_segments", "sync_audiences")
+PIPELINE = ("ingest_crm", "ingest_web_events", "ingest_social", "build_segments", "sync_audiences")
 
 
 class DemoFailed(RuntimeError):
@@ -87,20 +87,17 @@ def collect_summary(sandbox_url: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     with connect() as conn:
-        out["ingest"] = [
-            {"source": s, "entity": e, "last_batch_rows": int(n), "rejected": int(r), "rows_in_raw": int(t)}
-            for s, e, n, r, t in conn.execute(
-                """
-                with last as (
-                    select distinct on (source, entity) source, entity, rows_loaded, rows_rejected
-                    from ops.ingest_batches order by source, entity, loaded_at desc
-                )
-                select l.source, l.entity, l.rows_loaded, l.rows_rejected,
-                       (select count(*) from raw.hubspot__contacts) as total
-                from last l order by 1, 2
-                """
-            ).fetchall()
-        ]
+        out["ingest"] = []
+        for source, entity, rows, rejected in conn.execute(
+            """
+            select distinct on (source, entity) source, entity, rows_loaded, rows_rejected
+            from ops.ingest_batches order by source, entity, loaded_at desc
+            """
+        ).fetchall():
+            # names come from ops.ingest_batches, written by the loaders from the feed catalogue
+            total = conn.execute(f'select count(*) from raw."{source}__{entity}"').fetchone()[0]
+            out["ingest"].append({"source": source, "entity": entity, "last_batch_rows": int(rows),
+                                  "rejected": int(rejected), "rows_in_raw": int(total)})
         out["persons"] = conn.execute("select count(*) from marts.persons").fetchone()[0]
         out["segments"] = {
             band: int(n)
@@ -160,7 +157,7 @@ def render(summary: dict[str, Any], timings: dict[str, float], total_s: float) -
     lines.append("Rows loaded per source:")
     for item in summary["ingest"]:
         lines.append(
-            f"  {item['source']}.{item['entity']:<12} this run {item['last_batch_rows']:>7,}  "
+            f"  {item['source'] + '.' + item['entity']:<26} this run {item['last_batch_rows']:>7,}  "
             f"rejected {item['rejected']:>5,}  in raw {item['rows_in_raw']:>8,}"
         )
     lines.append(f"Persons: {summary['persons']:,}")

@@ -15,12 +15,14 @@ log = logging.getLogger(__name__)
 DESTINATIONS = ("facebook",)
 
 
-def ingest_hubspot_contacts(*, full_refresh: bool = False, since: str | None = None) -> dict[str, Any]:
-    from audience.sources import hubspot  # noqa: PLC0415
+def ingest(task_id: str, *, full_refresh: bool = False, since: str | None = None) -> dict[str, Any]:
+    """Load one feed of the catalogue (``audience.sources.catalog``) into its raw table."""
+    from audience.sources.catalog import by_task_id  # noqa: PLC0415
     from audience.warehouse import connect  # noqa: PLC0415
 
+    loader = by_task_id(task_id).loader()
     with connect() as conn:
-        result = hubspot.load_contacts(conn, full_refresh=full_refresh, since=since or None)
+        result = loader(conn, full_refresh=full_refresh, since=since or None)
     return result.summary()
 
 

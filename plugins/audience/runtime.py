@@ -113,7 +113,9 @@ def write_dotenv(extra: dict[str, str] | None = None) -> Path:
 
 
 def world_dir() -> Path:
-    return local_dir() / "world"
+    """The synthetic world: ``AUDIENCE_WORLD_DIR``, default ``.local/world`` (file feeds read it too)."""
+    env = os.environ.get("AUDIENCE_WORLD_DIR")
+    return Path(env).expanduser().resolve() if env else local_dir() / "world"
 
 
 def sandbox_state_dir() -> Path:

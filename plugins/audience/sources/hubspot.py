@@ -1,4 +1,9 @@
-"""HubSpot CRM contacts through ``hubspot-api-client``, incremental on ``lastmodifieddate``.
+"""HubSpot CRM contacts and deals through ``hubspot-api-client``, incremental on the last-modified date.
+
+Contacts carry ``lastmodifieddate``, deals ``hs_lastmodifieddate``; both are
+read by the same search paging (:class:`HubSpotSearch` with a :class:`SearchSpec`).
+A deal's contact is its ``contact_id`` property (search answers carry no
+associations; the sandbox models the association as that deal property).
 
 Search answers at most 10,000 results per query, so pages are read with the
 ``after`` cursor until the cap nears, then a new query starts from the last
@@ -43,6 +48,17 @@ CONTACT_PROPERTIES = (
     "lastmodifieddate",
     "hs_object_id",
 )
+DEAL_PROPERTIES = (
+    "dealname",
+    "amount",
+    "dealstage",
+    "closedate",
+    "pipeline",
+    "createdate",
+    "hs_lastmodifieddate",
+    "hs_object_id",
+    "contact_id",
+)
 SEARCH_CAP = 10_000  # HubSpot answers at most this many results per search query
 SANDBOX_TOKEN = "sandbox-token"
 
@@ -74,57 +90,82 @@ def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
+@dataclass(frozen=True)
+class SearchSpec:
+    """One searchable CRM object: its API name (= raw entity), last-modified property and properties."""
+
+    entity: str
+    modified: str
+    properties: tuple[str, ...]
+    noun: str
+
+
+CONTACTS = SearchSpec("contacts", "lastmodifieddate", CONTACT_PROPERTIES, "contact")
+DEALS = SearchSpec("deals", "hs_lastmodifieddate", DEAL_PROPERTIES, "deal")
+
+
 def _classify(exc: BaseException) -> TransientError | None:
     from hubspot.crm.contacts.exceptions import ApiException  # noqa: PLC0415
+    from hubspot.crm.deals.exceptions import ApiException as DealsApiException  # noqa: PLC0415
     from urllib3.exceptions import HTTPError  # noqa: PLC0415
 
-    if isinstance(exc, ApiException):
+    if isinstance(exc, (ApiException, DealsApiException)):
         status = exc.status or 0
         if status == 429 or status >= 500 or status == 0:
             headers = exc.headers or {}
-            return TransientError(f"HTTP {status}", retry_after=parse_retry_after(headers.get("Retry-After")),
-                                  status=status)
+            return TransientError(
+                f"HTTP {status}", retry_after=parse_retry_after(headers.get("Retry-After")), status=status
+            )
         return None
     if isinstance(exc, (HTTPError, ConnectionError, TimeoutError)):
         return TransientError(type(exc).__name__)
     return None
 
 
-class HubSpotContacts:
-    """Pages of raw contact objects, exactly as the API returned them."""
+class HubSpotSearch:
+    """Pages of raw CRM objects (contacts by default, or deals), exactly as the API returned them."""
 
-    def __init__(self, settings: HubSpotSettings, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, settings: HubSpotSettings, spec: SearchSpec = CONTACTS, *, retry: RetryPolicy | None = None
+    ) -> None:
         from hubspot import HubSpot  # noqa: PLC0415
 
         self.settings = settings
+        self.spec = spec
         self.retry = retry or RetryPolicy()
         client = HubSpot(access_token=settings.token, host=settings.base_url.rstrip("/"))
-        self._search = client.crm.contacts.search_api
+        self._search = getattr(client.crm, spec.entity).search_api
         self.requests = 0
 
     def _page(self, since_ms: int | None, after: str | None) -> dict[str, Any]:
+        modified = self.spec.modified
         request: dict[str, Any] = {
-            "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": list(CONTACT_PROPERTIES),
+            "sorts": [{"propertyName": modified, "direction": "ASCENDING"}],
+            "properties": list(self.spec.properties),
             "limit": self.settings.page_size,
         }
         if since_ms is not None:
             request["filterGroups"] = [
-                {"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(since_ms)}]}
+                {"filters": [{"propertyName": modified, "operator": "GTE", "value": str(since_ms)}]}
             ]
         if after:
             request["after"] = after
 
         def call() -> dict[str, Any]:
             self.requests += 1
-            resp = self._search.do_search(public_object_search_request=request, _preload_content=False,
-                                          _request_timeout=(10, 60))
+            resp = self._search.do_search(
+                public_object_search_request=request, _preload_content=False, _request_timeout=(10, 60)
+            )
             return json.loads(resp.data)
 
-        return call_with_retry(call, what="HubSpot contact search", classify=_classify, policy=self.retry)
+        return call_with_retry(
+            call, what=f"HubSpot {self.spec.noun} search", classify=_classify, policy=self.retry
+        )
 
-    def iter_records(self, watermark: dict[str, Any] | None, state: dict[str, Any]) -> Iterator[Record | Reject]:
-        """Yield every contact modified since the watermark; ``state`` receives the new watermark."""
+    def iter_records(
+        self, watermark: dict[str, Any] | None, state: dict[str, Any]
+    ) -> Iterator[Record | Reject]:
+        """Yield every object modified since the watermark; ``state`` receives the new watermark."""
         since_ms = watermark["ms"] if watermark else None
         seen_at_since = set(watermark.get("ids", [])) if watermark else set()
         state["watermark"] = watermark
@@ -161,24 +202,65 @@ class HubSpotContacts:
                     break  # the next page would pass the search cap: restart from the watermark
             if not progressed or last_ms == since_ms and ids_at_last == seen_at_since:
                 raise RuntimeError(
-                    f"HubSpot search: more than {SEARCH_CAP} contacts share lastmodifieddate={last_ms}; "
+                    f"HubSpot search: more than {SEARCH_CAP} {self.spec.entity} share "
+                    f"{self.spec.modified}={last_ms}; "
                     "cannot page past the search cap"
                 )
             since_ms, seen_at_since = last_ms, ids_at_last
 
-    @staticmethod
-    def _record(obj: Any) -> Record | Reject:
+    def _record(self, obj: Any) -> Record | Reject:
+        noun = self.spec.noun
         if not isinstance(obj, dict):
-            return Reject("not_an_object: contact is not a JSON object", obj)
+            return Reject(f"not_an_object: {noun} is not a JSON object", obj)
         record_id = obj.get("id")
         if not record_id or not str(record_id).isdigit():
-            return Reject("missing_id: contact has no numeric id", obj)
-        updated = obj.get("updatedAt") or (obj.get("properties") or {}).get("lastmodifieddate")
+            return Reject(f"missing_id: {noun} has no numeric id", obj)
+        updated = obj.get("updatedAt") or (obj.get("properties") or {}).get(self.spec.modified)
         try:
             _ms(str(updated))
         except (TypeError, ValueError):
-            return Reject(f"bad_timestamp: updatedAt is not ISO 8601 (contact {record_id})", obj)
+            return Reject(f"bad_timestamp: updatedAt is not ISO 8601 ({noun} {record_id})", obj)
         return Record(str(record_id), str(updated), obj)
+
+
+HubSpotContacts = HubSpotSearch  # HubSpotSearch(settings) reads contacts
+
+
+def _load(
+    conn: psycopg.Connection,
+    spec: SearchSpec,
+    *,
+    full_refresh: bool,
+    since: str | None,
+    settings: HubSpotSettings | None,
+) -> BatchResult:
+    settings = settings or HubSpotSettings.resolve()
+    from audience.warehouse import ensure_schemas  # noqa: PLC0415
+
+    ensure_schemas(conn)
+    if full_refresh:
+        reset_watermark(conn, SOURCE, spec.entity)
+        conn.commit()
+    watermark = get_watermark(conn, SOURCE, spec.entity)
+    if since:
+        watermark = {"ms": _ms(since if "T" in since else f"{since}T00:00:00+00:00"), "ids": []}
+    source = HubSpotSearch(settings, spec)
+    state: dict[str, Any] = {}
+    result = load_batch(
+        conn,
+        SOURCE,
+        spec.entity,
+        source.iter_records(watermark, state),
+        watermark_from=watermark,
+        next_watermark=lambda: state.get("watermark"),
+    )
+    log.info(
+        "hubspot.%s: %d search requests (%s)",
+        spec.entity,
+        source.requests,
+        "sandbox" if settings.is_sandbox else "HubSpot",
+    )
+    return result
 
 
 def load_contacts(
@@ -189,28 +271,15 @@ def load_contacts(
     settings: HubSpotSettings | None = None,
 ) -> BatchResult:
     """Load contacts modified since the stored watermark (or ``since``, or everything)."""
-    settings = settings or HubSpotSettings.resolve()
-    from audience.warehouse import ensure_schemas  # noqa: PLC0415
-
-    ensure_schemas(conn)
-    if full_refresh:
-        reset_watermark(conn, SOURCE, "contacts")
-        conn.commit()
-    watermark = get_watermark(conn, SOURCE, "contacts")
-    if since:
-        watermark = {"ms": _ms(since if "T" in since else f"{since}T00:00:00+00:00"), "ids": []}
-    source = HubSpotContacts(settings)
-    state: dict[str, Any] = {}
-    result = load_batch(
-        conn,
-        SOURCE,
-        "contacts",
-        source.iter_records(watermark, state),
-        watermark_from=watermark,
-        next_watermark=lambda: state.get("watermark"),
-    )
-    log.info("hubspot.contacts: %d search requests (%s)", source.requests,
-             "sandbox" if settings.is_sandbox else "HubSpot")
-    return result
+    return _load(conn, CONTACTS, full_refresh=full_refresh, since=since, settings=settings)
 
 
+def load_deals(
+    conn: psycopg.Connection,
+    *,
+    full_refresh: bool = False,
+    since: str | None = None,
+    settings: HubSpotSettings | None = None,
+) -> BatchResult:
+    """Load deals modified since the stored watermark (``hs_lastmodifieddate``) into ``raw.hubspot__deals``."""
+    return _load(conn, DEALS, full_refresh=full_refresh, since=since, settings=settings)

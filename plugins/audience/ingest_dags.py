@@ -1,0 +1,50 @@
+"""The shape every ingest DAG shares: one task per feed of its family, each publishing its raw table's Asset.
+
+The DAG files in ``dags/`` call :func:`ingest_dag` with their schedule and documentation; the feeds come
+from :mod:`audience.sources.catalog`. Nothing here touches a database or an API: it only wires.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Param, task
+
+from audience.assets import raw_asset
+from audience.sources.catalog import feeds
+
+DEFAULT_ARGS = {"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"}
+
+
+def ingest_dag(dag_id: str, *, schedule: str, tags: list[str], doc_md: str | None, one_at_a_time: bool = False,
+               since_help: str = "Load records modified since this ISO date (e.g. 2026-01-31); empty = since "
+                                 "last run.") -> DAG:
+    """The ingest DAG ``dag_id``; ``one_at_a_time`` chains each source's tasks (a shared rate limit)."""
+    with DAG(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        tags=["audience", "ingest", *tags],
+        doc_md=doc_md,
+        default_args=DEFAULT_ARGS,
+        params={
+            "full_refresh": Param(False, type="boolean", description="Ignore the watermarks and reload."),
+            "since": Param(None, type=["null", "string"], description=since_help),
+        },
+    ) as dag:
+        previous: dict[str, object] = {}
+        for feed in feeds(dag_id):
+
+            @task(task_id=feed.task_id, outlets=[raw_asset(feed.raw_table)])
+            def load(task_id: str, params=None) -> dict:
+                from audience.pipeline import ingest  # noqa: PLC0415
+
+                return ingest(task_id, full_refresh=bool(params["full_refresh"]), since=params.get("since"))
+
+            current = load(feed.task_id)
+            if one_at_a_time and feed.module in previous:
+                # one source's tasks share its rate limit (INSEE: 30 requests/minute): run them in turn
+                previous[feed.module] >> current
+            previous[feed.module] = current
+    return dag

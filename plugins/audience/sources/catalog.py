@@ -1,0 +1,70 @@
+"""Every feed the platform ingests: which DAG loads it, which loader, which raw table.
+
+The ingest DAGs build one task per feed from this list, each publishing the
+Asset of the raw table it feeds; adding a feed here adds its task.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+CRM = "ingest_crm"
+WEB = "ingest_web_events"
+SOCIAL = "ingest_social"
+OPEN_DATA = "ingest_open_data"
+
+
+@dataclass(frozen=True)
+class Feed:
+    family: str  # the DAG that loads it
+    module: str  # audience.sources.<module>
+    entity: str  # its function load_<entity>
+    raw_table: str  # raw.<source>__<entity>
+
+    @property
+    def task_id(self) -> str:
+        return f"{self.module}__{self.entity}"
+
+    def loader(self) -> Callable[..., Any]:
+        module = importlib.import_module(f"audience.sources.{self.module}")
+        return getattr(module, f"load_{self.entity}")
+
+
+FEEDS: tuple[Feed, ...] = (
+    Feed(CRM, "hubspot", "contacts", "hubspot__contacts"),
+    Feed(CRM, "hubspot", "deals", "hubspot__deals"),
+    Feed(CRM, "salesforce", "contacts", "salesforce__contacts"),
+    Feed(CRM, "salesforce", "leads", "salesforce__leads"),
+    Feed(CRM, "salesforce", "opportunities", "salesforce__opportunities"),
+    Feed(CRM, "files", "contacts", "files__contacts"),
+    Feed(CRM, "files", "orders", "files__orders"),
+    Feed(WEB, "web_events", "events", "web_events__events"),
+    Feed(SOCIAL, "facebook_pages", "posts", "facebook__posts"),
+    Feed(SOCIAL, "facebook_pages", "comments", "facebook__comments"),
+    Feed(SOCIAL, "facebook_pages", "ad_insights", "facebook__ad_insights"),
+    Feed(SOCIAL, "linkedin", "comments", "linkedin__comments"),
+    Feed(SOCIAL, "linkedin", "follower_statistics", "linkedin__follower_statistics"),
+    Feed(OPEN_DATA, "insee", "regions", "insee__regions"),
+    Feed(OPEN_DATA, "insee", "departements", "insee__departements"),
+    Feed(OPEN_DATA, "insee", "communes", "insee__communes"),
+    Feed(OPEN_DATA, "insee", "postal_codes", "insee__postal_codes"),
+    Feed(OPEN_DATA, "insee", "population", "insee__population"),
+    Feed(OPEN_DATA, "insee", "income", "insee__income"),
+    Feed(OPEN_DATA, "eurostat", "population_nuts3", "eurostat__population_nuts3"),
+    Feed(OPEN_DATA, "eurostat", "household_income_nuts2", "eurostat__household_income_nuts2"),
+    Feed(OPEN_DATA, "eurostat", "unemployment_nuts2", "eurostat__unemployment_nuts2"),
+)
+
+
+def feeds(family: str) -> tuple[Feed, ...]:
+    return tuple(f for f in FEEDS if f.family == family)
+
+
+def by_task_id(task_id: str) -> Feed:
+    for feed in FEEDS:
+        if feed.task_id == task_id:
+            return feed
+    raise KeyError(f"no feed {task_id!r}; known: {[f.task_id for f in FEEDS]}")

@@ -1,0 +1,398 @@
+"""The Graph API's page posts, comments and ad insights, served from the world's social files.
+
+- ``GET /{v}/{page_id}/posts?since=&until=&limit=&after=&fields=`` — newest first;
+- ``GET /{v}/{post_id}/comments?filter=stream|toplevel&since=&until=&limit=&after=&order=`` —
+  chronological (``filter=stream`` includes replies, the default ``toplevel`` does not);
+- ``GET /{v}/act_{id}/insights?level=ad|campaign|account&breakdowns=age,gender|region&
+  time_range={"since","until"}&time_increment=1|all_days&fields=&limit=&after=``.
+
+Lists answer ``{"data": [...], "paging": {"cursors": {"before", "after"}, "next": url}}``
+(``next`` only when more follows). Errors, tokens and versions behave as in
+:mod:`sandbox.graph`; the app's gate injects faults on these paths like on any
+Graph path. Insights calls spend the ad account's hourly budget.
+
+Sandbox only: ``POST /_sandbox/social/facebook/{posts|comments|ad_insights}`` with
+``{"items": [...]}`` appends raw items (comments as ``{"post_id", "comment"}``,
+insight rows with a ``breakdown`` key), to simulate new activity or malformed
+records.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from sandbox import world_social as ws
+from sandbox.graph import VERSIONS, GraphError, unsupported
+
+POST_FIELDS = ("id", "message", "created_time", "updated_time", "permalink_url")
+COMMENT_FIELDS = ("id", "message", "created_time", "from", "like_count", "parent", "comment_count")
+DEFAULT_POST_FIELDS = ("id", "message", "created_time")
+DEFAULT_COMMENT_FIELDS = ("id", "message", "created_time", "from")
+METRICS = ("impressions", "reach", "clicks", "spend")
+INSIGHT_FIELDS = (
+    "account_id",
+    "campaign_id",
+    "campaign_name",
+    "ad_id",
+    "ad_name",
+    "date_start",
+    "date_stop",
+    *METRICS,
+    "ctr",
+    "cpm",
+)
+BREAKDOWNS = {"": "age,gender", "age,gender": "age,gender", "gender,age": "age,gender", "region": "region"}
+MAX_MONTHS = 37
+MALFORMED_TS = 2**40
+
+
+def _graph_ts(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp())
+
+
+def _time_param(params: dict[str, str], name: str) -> int | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    if raw.isdigit():
+        return int(raw)
+    try:
+        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise GraphError(100, f"(#100) Param {name} must be a unix timestamp or a date") from None
+    return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
+
+
+def _int(params: dict[str, str], name: str, default: int, hi: int) -> int:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    if not str(raw).isdigit() or not 1 <= int(raw) <= hi:
+        raise GraphError(100, f"(#100) Param {name} must be an integer between 1 and {hi}")
+    return int(raw)
+
+
+def _enc(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def _dec(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        raise GraphError(100, "(#100) Invalid cursor") from None
+
+
+def _fields(
+    params: dict[str, str], allowed: tuple[str, ...], default: tuple[str, ...], node: str
+) -> list[str]:
+    raw = params.get("fields")
+    if not raw:
+        return list(default)
+    wanted = [f.strip() for f in raw.split(",") if f.strip()]
+    for f in wanted:
+        if f not in allowed:
+            raise GraphError(100, f"(#100) Tried accessing nonexisting field ({f}) on node type ({node})")
+    return wanted
+
+
+class FacebookSocial:
+    """The page's posts and comments and the ad account's insight rows (loaded on first use)."""
+
+    def __init__(self, world_dir: Path) -> None:
+        self.dir = Path(world_dir) / ws.SOCIAL_DIR
+        self._lock = threading.Lock()
+        self._loaded = False
+        self.posts: list[dict[str, Any]] = []
+        self.comments: dict[str, list[tuple[int, str, Any]]] = defaultdict(list)
+        self.insights: list[dict[str, Any]] = []
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            self.posts = self._read(ws.FB_POSTS)
+            for item in self._read(ws.FB_COMMENTS):
+                self._add_comment(item)
+            self.insights = self._read(ws.FB_INSIGHTS)
+            self._sort()
+            self._loaded = True
+
+    def _read(self, name: str) -> list[dict[str, Any]]:
+        path = self.dir / name
+        if not path.exists():
+            return []
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def _add_comment(self, item: dict[str, Any]) -> None:
+        comment = item.get("comment")
+        created = comment.get("created_time") if isinstance(comment, dict) else None
+        try:
+            ts = _graph_ts(created) if isinstance(created, str) else MALFORMED_TS
+        except ValueError:
+            ts = MALFORMED_TS  # a planted malformed comment: served as the newest, whatever the window
+        key = str(comment.get("id")) if isinstance(comment, dict) else ""
+        self.comments[str(item.get("post_id"))].append((ts, key, comment))
+
+    def _sort(self) -> None:
+        for rows in self.comments.values():
+            rows.sort(key=lambda r: (r[0], r[1]))
+        self.posts.sort(key=lambda p: (str(p.get("created_time")), str(p.get("id"))), reverse=True)
+
+    def plant(self, dataset: str, items: list[Any]) -> int:
+        self._load()
+        with self._lock:
+            if dataset == "posts":
+                self.posts.extend(items)
+            elif dataset == "comments":
+                for item in items:
+                    self._add_comment(item)
+            elif dataset == "ad_insights":
+                self.insights.extend(items)
+            else:
+                raise KeyError(dataset)
+            self._sort()
+        return len(items)
+
+    # -- edges ----------------------------------------------------------------------------------
+    def page_posts(self, page_id: str, params: dict[str, str], url: str) -> dict[str, Any]:
+        self._load()
+        if page_id != ws.FACEBOOK_PAGE_ID:
+            raise unsupported("GET", page_id)
+        fields = _fields(params, POST_FIELDS, DEFAULT_POST_FIELDS, "Page")
+        limit = _int(params, "limit", 25, 100)
+        since, until = _time_param(params, "since"), _time_param(params, "until")
+        rows = []
+        for post in self.posts:
+            ts = _graph_ts(post["created_time"])
+            if (since is None or ts >= since) and (until is None or ts <= until):
+                rows.append(((-ts, post["id"]), post))
+        return _page(rows, params, limit, url, lambda p: {k: p[k] for k in fields if k in p})
+
+    def post_comments(self, post_id: str, params: dict[str, str], url: str) -> dict[str, Any]:
+        self._load()
+        if post_id not in self.comments and post_id not in {p.get("id") for p in self.posts}:
+            raise unsupported("GET", post_id)
+        fields = _fields(params, COMMENT_FIELDS, DEFAULT_COMMENT_FIELDS, "Comment")
+        limit = _int(params, "limit", 25, 100)
+        stream = params.get("filter", "toplevel") == "stream"
+        if params.get("filter", "toplevel") not in ("stream", "toplevel"):
+            raise GraphError(100, "(#100) filter must be one of {toplevel, stream}")
+        since, until = _time_param(params, "since"), _time_param(params, "until")
+        rows = []
+        for ts, key, comment in self.comments.get(post_id, []):
+            if (since is not None and ts < since) or (until is not None and ts > until):
+                continue
+            if not stream and isinstance(comment, dict) and comment.get("parent"):
+                continue
+            rows.append(((ts, key), comment))
+        if params.get("order") == "reverse_chronological":
+            rows.reverse()
+            rows = [((-k[0], k[1]), c) for k, c in rows]
+
+        def render(c: Any) -> Any:
+            return {k: c[k] for k in fields if k in c} if isinstance(c, dict) else c
+
+        return _page(rows, params, limit, url, render)
+
+    def insights_page(self, account: str, params: dict[str, str], url: str) -> dict[str, Any]:
+        self._load()
+        if account != ws.AD_ACCOUNT_ID:
+            raise unsupported("GET", f"act_{account}")
+        level = params.get("level") or "account"
+        if level not in ("ad", "campaign", "account"):
+            raise GraphError(100, "(#100) param level must be one of {ad, adset, campaign, account}")
+        raw_breakdowns = (params.get("breakdowns") or "").replace(" ", "")
+        if raw_breakdowns.startswith("["):
+            raw_breakdowns = ",".join(json.loads(raw_breakdowns))
+        if raw_breakdowns not in BREAKDOWNS:
+            raise GraphError(
+                100, f"(#100) Current combination of data breakdown columns ({raw_breakdowns}) is invalid"
+            )
+        breakdown = BREAKDOWNS[raw_breakdowns]
+        dims = () if not raw_breakdowns else tuple(breakdown.split(","))
+        tr = params.get("time_range")
+        try:
+            span = json.loads(tr) if tr else None
+            first = date.fromisoformat(span["since"]) if span else date.today() - timedelta(days=30)
+            last = date.fromisoformat(span["until"]) if span else date.today() - timedelta(days=1)
+        except (ValueError, KeyError, TypeError):
+            raise GraphError(
+                100, '(#100) time_range must be {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"}'
+            ) from None
+        if last < first:
+            raise GraphError(100, "(#100) time_range: since must be on or before until")
+        if first < date.today() - timedelta(days=MAX_MONTHS * 31):
+            raise GraphError(
+                3018,
+                f"(#3018) The start date of the time range cannot be beyond {MAX_MONTHS} months from the current date",
+            )
+        daily = str(params.get("time_increment", "all_days")) == "1"
+        if str(params.get("time_increment", "all_days")) not in ("1", "all_days"):
+            raise GraphError(100, "(#100) time_increment must be 1 or all_days in the sandbox")
+        default_fields = ["date_start", "date_stop", *METRICS]
+        wanted = _fields(params, INSIGHT_FIELDS, tuple(default_fields), "AdsInsights")
+        keep_ids = {
+            "ad": ("ad_id", "ad_name", "campaign_id", "campaign_name"),
+            "campaign": ("campaign_id", "campaign_name"),
+        }
+        id_fields = [f for f in keep_ids.get(level, ()) if f in wanted] + (
+            ["account_id"] if "account_id" in wanted else []
+        )
+        groups: dict[tuple, dict[str, Any]] = {}
+        order: list[tuple] = []
+        for row in self.insights:
+            if not isinstance(row, dict) or row.get("breakdown") != breakdown:
+                continue
+            try:
+                day = date.fromisoformat(str(row.get("date_start")))
+            except ValueError:
+                day = None
+            if day is not None and not first <= day <= last:
+                continue
+            if day is None and raw_breakdowns == "":
+                continue
+            level_key = {"ad": row.get("ad_id"), "campaign": row.get("campaign_id"), "account": ""}[level]
+            period = str(row.get("date_start")) if daily else f"{first}"
+            key = (period, level_key, *(row.get(d) for d in dims))
+            if level == "ad" and (day is None or not all(_number(row.get(m)) for m in METRICS)):
+                # a planted (malformed) row at ad level is served as is
+                groups[(*key, len(order))] = {k: v for k, v in row.items() if k != "breakdown"}
+                order.append((*key, len(order)))
+                continue
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = {
+                    "_sum": dict.fromkeys(METRICS, 0.0),
+                    "date_start": str(row["date_start"]) if daily else first.isoformat(),
+                    "date_stop": str(row["date_stop"]) if daily else last.isoformat(),
+                    **{f: row.get(f) for f in id_fields},
+                    **{d: row.get(d) for d in dims},
+                }
+                order.append(key)
+            for m in METRICS:
+                g["_sum"][m] += float(row.get(m) or 0)
+        rows = []
+        for n, key in enumerate(sorted(order, key=lambda k: tuple(str(x) for x in k))):
+            g = groups[key]
+            sums = g.pop("_sum", None)
+            if sums is not None:
+                g["impressions"] = str(int(sums["impressions"]))
+                g["reach"] = str(int(sums["reach"]))
+                g["clicks"] = str(int(sums["clicks"]))
+                g["spend"] = f"{sums['spend']:.2f}"
+                imp = sums["impressions"] or 1
+                g["ctr"] = f"{100 * sums['clicks'] / imp:.6f}"
+                g["cpm"] = f"{1000 * sums['spend'] / imp:.6f}"
+                out = {k: g[k] for k in [*id_fields, *wanted] if k in g}
+                out.update({d: g[d] for d in dims})
+                out["date_start"], out["date_stop"] = g["date_start"], g["date_stop"]
+            else:
+                out = g
+            rows.append(((n,), out))
+        return _page(rows, params, _int(params, "limit", 25, 500), url, lambda r: r)
+
+
+def _number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, str)
+
+
+def _page(
+    rows: list[tuple[tuple, Any]], params: dict[str, str], limit: int, url: str, render: Any
+) -> dict[str, Any]:
+    """One page of ``(sort key, item)`` rows after the ``after`` cursor, in Graph's paging shape."""
+    if params.get("after"):
+        after = tuple(_dec(params["after"]))
+        rows = [r for r in rows if list(r[0]) > list(after)]
+    page = rows[:limit]
+    body: dict[str, Any] = {"data": [render(item) for _, item in page]}
+    if page:
+        paging: dict[str, Any] = {
+            "cursors": {"before": _enc(list(page[0][0])), "after": _enc(list(page[-1][0]))}
+        }
+        if len(rows) > limit:
+            query = {k: v for k, v in params.items() if k != "after"}
+            query["after"] = paging["cursors"]["after"]
+            paging["next"] = f"{url}?{urlencode(query)}"
+        body["paging"] = paging
+    return body
+
+
+def _check(version: str, params: dict[str, str]) -> None:
+    if version not in VERSIONS:
+        raise GraphError(
+            2635,
+            f"(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: "
+            f"{VERSIONS[0]}.",
+        )
+    token = params.get("access_token", "")
+    if not token:
+        raise GraphError(190, "An access token is required to request this resource.")
+    if token.upper().startswith("EXPIRED"):
+        raise GraphError(190, "Error validating access token: Session has expired.", subcode=463)
+    if token.upper().startswith("INVALID"):
+        raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
+
+
+def create_router(world_dir: Path) -> APIRouter:
+    """The routes above, over ``world_dir``; include it before the app's catch-all Graph route."""
+    social = FacebookSocial(world_dir)
+    router = APIRouter()
+
+    def answer(fn: Any, version: str, request: Request, *args: Any) -> Any:
+        params = dict(request.query_params)
+        try:
+            _check(version, params)
+            url = str(request.base_url).rstrip("/") + request.url.path
+            return JSONResponse(fn(*args, params, url))
+        except GraphError as exc:
+            return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+
+    @router.get("/{version}/{node}/posts")
+    async def posts(version: str, node: str, request: Request) -> Any:
+        return await run_in_threadpool(answer, social.page_posts, version, request, node)
+
+    @router.get("/{version}/{node}/comments")
+    async def comments(version: str, node: str, request: Request) -> Any:
+        return await run_in_threadpool(answer, social.post_comments, version, request, node)
+
+    @router.get("/{version}/{node}/insights")
+    async def insights(version: str, node: str, request: Request) -> Any:
+        def call(account: str, params: dict[str, str], url: str) -> dict[str, Any]:
+            if not node.startswith("act_"):
+                raise unsupported("GET", node)
+            graph = getattr(request.app.state, "graph", None)
+            if graph is not None:
+                graph._spend(account)  # the ad account's hourly call budget (GraphError 17 past it)
+            return social.insights_page(account, params, url)
+
+        return await run_in_threadpool(answer, call, version, request, node.removeprefix("act_"))
+
+    @router.post("/_sandbox/social/facebook/{dataset}")
+    async def plant(dataset: str, request: Request) -> Any:
+        body = json.loads(await request.body() or b"{}")
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or dataset not in ("posts", "comments", "ad_insights"):
+            return JSONResponse(
+                {"error": 'POST {"items": [...]} to /_sandbox/social/facebook/{posts|comments|ad_insights}'},
+                status_code=400,
+            )
+        return {"planted": await run_in_threadpool(social.plant, dataset, items)}
+
+    return router
