@@ -140,25 +140,7 @@ def load_batch(
         result.rows_loaded = copy_rows(conn, table, RAW_COLUMNS, rows())
         _flush_rejects(conn, source, entity, batch_id, rejects, result)
         result.watermark_to = next_watermark()
-        if result.watermark_to is not None:
-            _set_watermark(conn, source, entity, result.watermark_to)
-        conn.execute(
-            """
-            insert into ops.ingest_batches
-                (batch_id, source, entity, rows_loaded, rows_rejected, watermark_from, watermark_to)
-            values (%s, %s, %s, %s, %s, %s, %s)
-            """,
-            (
-                batch_id,
-                source,
-                entity,
-                result.rows_loaded,
-                result.rows_rejected,
-                json.dumps(watermark_from),
-                json.dumps(result.watermark_to),
-            ),
-        )
-        conn.commit()
+        commit_batch(conn, result)
     except BaseException:
         conn.rollback()
         raise
@@ -173,6 +155,32 @@ def load_batch(
         result.duration_s,
     )
     return result
+
+
+def commit_batch(conn: psycopg.Connection, result: BatchResult) -> None:
+    """Advance the watermark (when there is one) and record the batch, then commit — all or nothing.
+
+    Every loader ends its batch here, so rows, watermark and batch record land in one transaction.
+    """
+    if result.watermark_to is not None:
+        _set_watermark(conn, result.source, result.entity, result.watermark_to)
+    conn.execute(
+        """
+        insert into ops.ingest_batches
+            (batch_id, source, entity, rows_loaded, rows_rejected, watermark_from, watermark_to)
+        values (%s, %s, %s, %s, %s, %s, %s)
+        """,
+        (
+            result.batch_id,
+            result.source,
+            result.entity,
+            result.rows_loaded,
+            result.rows_rejected,
+            json.dumps(result.watermark_from),
+            json.dumps(result.watermark_to),
+        ),
+    )
+    conn.commit()
 
 
 def _flush_rejects(

@@ -51,7 +51,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
@@ -61,7 +61,7 @@ from facebook_business.api import FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from audience import connections
+from audience import connections, graph_errors
 from audience.destinations.base import DestinationError, T, UploadResult, chunk_by_size
 from audience.identity import FACEBOOK_MEMBER_COLUMNS, FACEBOOK_SCHEMA, HASHED_KEYS, is_sha256_hex
 from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry
@@ -82,8 +82,6 @@ SANDBOX_AD_ACCOUNT = "1000000001"
 
 # Graph error codes worth waiting for: throttling (4 app, 17 user, 613 custom,
 # 80003 custom-audience business use case) and "temporary" failures (1, 2).
-RATE_LIMIT_CODES = frozenset({4, 17, 613, 80003})
-TRANSIENT_CODES = frozenset({1, 2})
 # the audience no longer exists on the platform (deleted in Ads Manager, or expired)
 AUDIENCE_GONE = 1487366
 
@@ -260,21 +258,12 @@ def check_users_answer(response: FacebookResponse, sent: int) -> UploadResult:
 
 def translate_error(exc: FacebookRequestError) -> TransientError | DestinationError:
     """A Graph error as something to wait for (throttling, transient, 429/5xx) or a permanent failure."""
-    code, subcode, status = exc.api_error_code(), exc.api_error_subcode(), exc.http_status()
+    wait = graph_errors.transient(exc)
+    if wait is not None:
+        return wait
     message = exc.api_error_message() or "no Graph error message"
-    if (
-        code in RATE_LIMIT_CODES
-        or code in TRANSIENT_CODES
-        or bool(exc.api_transient_error())
-        or status == 429
-        or (status is not None and status >= 500)
-    ):
-        return TransientError(
-            f"Graph error code {code}, subcode {subcode}, HTTP {status}: {message}",
-            retry_after=_retry_hint(exc.http_headers()),
-            status=status,
-        )
-    return DestinationError(message, destination=NAME, code=code, subcode=subcode, http_status=status)
+    return DestinationError(message, destination=NAME, code=exc.api_error_code(),
+                            subcode=exc.api_error_subcode(), http_status=exc.http_status())
 
 
 def is_audience_gone(error: DestinationError) -> bool:
@@ -282,32 +271,6 @@ def is_audience_gone(error: DestinationError) -> bool:
     return error.destination == NAME and AUDIENCE_GONE in (error.code, error.subcode)
 
 
-def _retry_hint(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait, from ``Retry-After`` or Meta's business-use-case usage header."""
-    if not headers:
-        return None
-    hint: float | None = None
-    retry_after = headers.get("Retry-After") or headers.get("retry-after")
-    if retry_after:
-        try:
-            hint = float(retry_after)
-        except ValueError:
-            hint = None
-    usage = headers.get("X-Business-Use-Case-Usage") or headers.get("x-business-use-case-usage")
-    if usage:
-        try:
-            data = json.loads(usage)
-            minutes = [
-                float(entry.get("estimated_time_to_regain_access") or 0)
-                for entries in data.values()
-                for entry in (entries if isinstance(entries, list) else [entries])
-                if isinstance(entry, dict)
-            ]
-        except (ValueError, AttributeError, TypeError):
-            minutes = []
-        if minutes and max(minutes) > 0:
-            hint = max(hint or 0.0, max(minutes) * 60.0)
-    return hint
 
 
 # --------------------------------------------------------------------------- destination

@@ -42,8 +42,7 @@ from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from audience import connections
-from audience.destinations.facebook import _retry_hint
+from audience import connections, graph_errors
 from audience.ingest import BatchResult, Record, Reject, get_watermark, load_batch, reset_watermark
 from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry
 from audience.settings import SettingError
@@ -57,8 +56,6 @@ DEFAULT_API_VERSION = "v26.0"
 SANDBOX_TOKEN = "sandbox-token"
 SANDBOX_PAGE_ID = "104857600000001"  # sandbox/world_social.py FACEBOOK_PAGE_ID
 SANDBOX_AD_ACCOUNT = "1000000001"
-RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80001, 80003, 80004})
-TRANSIENT_CODES = frozenset({1, 2})
 INSIGHT_BREAKDOWNS = (("age", "gender"), ("region",))
 INSIGHT_FIELDS = (
     "account_id",
@@ -147,20 +144,11 @@ class FacebookPagesSettings:
 
 
 def _classify(exc: FacebookRequestError) -> TransientError | FacebookSourceError:
+    wait = graph_errors.transient(exc)
+    if wait is not None:
+        return wait
     code, subcode, status = exc.api_error_code(), exc.api_error_subcode(), exc.http_status()
     message = exc.api_error_message() or "no Graph error message"
-    if (
-        code in RATE_LIMIT_CODES
-        or code in TRANSIENT_CODES
-        or bool(exc.api_transient_error())
-        or status == 429
-        or (status is not None and status >= 500)
-    ):
-        return TransientError(
-            f"Graph error code {code}, subcode {subcode}, HTTP {status}",
-            retry_after=_retry_hint(exc.http_headers()),
-            status=status,
-        )
     return FacebookSourceError(
         f"Graph API error code {code} (subcode {subcode}, HTTP {status}): {message}; "
         f"check the token's permissions and the ids in connection '{CONNECTION_ID}'"

@@ -678,24 +678,7 @@ def load_events(
             "files_read": len(run.files_done),
             "latest_partition": latest,
         }
-        ingest._set_watermark(conn, SOURCE, ENTITY, result.watermark_to)  # noqa: SLF001
-        conn.execute(
-            """
-            insert into ops.ingest_batches
-                (batch_id, source, entity, rows_loaded, rows_rejected, watermark_from, watermark_to)
-            values (%s, %s, %s, %s, %s, %s, %s)
-            """,
-            (
-                batch_id,
-                SOURCE,
-                ENTITY,
-                result.rows_loaded,
-                result.rows_rejected,
-                json.dumps(watermark_from),
-                json.dumps(result.watermark_to),
-            ),
-        )
-        conn.commit()
+        ingest.commit_batch(conn, result)
     except BaseException:
         conn.rollback()
         raise
