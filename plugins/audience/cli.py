@@ -154,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench-ingest"]:
+        # its options belong to the benchmark's own parser (argparse's REMAINDER drops leading flags)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        from audience.bench import main_bench_ingest  # noqa: PLC0415
+
+        return main_bench_ingest(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("audience").setLevel(logging.INFO)

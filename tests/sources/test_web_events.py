@@ -272,3 +272,62 @@ def test_connection_extra_path_is_used(monkeypatch, tmp_path):
         "AIRFLOW_CONN_WEB_EVENTS", json.dumps({"conn_type": "fs", "extra": {"path": str(tmp_path)}})
     )
     assert web_events.WebEventsSettings.resolve().root == tmp_path
+
+
+def test_compact_lines_without_identity_are_rejected_like_the_others(tmp_path):
+    # the compact pixel form takes the regular-expression path: it must apply the same checks
+    line = (
+        '{"event_id":"ev-9","event_name":"PageView","url":null,"value":null,"currency":null,'
+        '"contact_id":null,"anonymous_id":"","event_time":"2026-08-03T21:10:57.395Z"}'
+    )
+    part = tmp_path / "dt=2026-08-03"
+    part.mkdir()
+    (part / "events.jsonl").write_text(
+        line + "\n" + line.replace('"anonymous_id":""', '"anonymous_id":"a-1"') + "\n"
+    )
+    checker = web_events.LineChecker(
+        web_events.datetime(2026, 11, 1, tzinfo=web_events.UTC), web_events.timedelta(hours=24)
+    )
+    assert str(checker.check(line, "line 1")).startswith("missing_identity: line 1")
+    plans, _ = web_events.plan_files(tmp_path, {})
+    blocks = list(web_events.iter_blocks(plans, checker, web_events._Run(), "b\tt\t"))
+    ids = [i for b in blocks for i in b[0]]
+    texts = [t for b in blocks for t in b[1]]
+    rejects = [r for b in blocks for r in b[2]]
+    assert ids == ["ev-9"]
+    assert [r.reason.split(":")[0] for r in rejects] == ["missing_identity"]
+    # the payload sent is the same object as the line (keys in jsonb's order)
+    payload = texts[0].rstrip("\n").split("\t", 4)[4]
+    assert json.loads(payload) == json.loads(line.replace('"anonymous_id":""', '"anonymous_id":"a-1"'))
+
+
+def test_first_load_into_an_empty_table_keeps_the_first_of_repeated_ids(fresh_warehouse, tmp_path):
+    # a first load builds the unique index after copying: the first line of an id still wins
+    root = tmp_path / "events"
+    event = {
+        "event_id": "ev-1",
+        "event_name": "PageView",
+        "url": "https://shop.example.com/first",
+        "value": None,
+        "currency": None,
+        "contact_id": None,
+        "anonymous_id": "anon-1",
+        "event_time": "2026-10-01T10:00:00.000Z",
+    }
+    for day, url in (("2026-10-01", "first"), ("2026-10-02", "second")):
+        (root / f"dt={day}").mkdir(parents=True)
+        lines = [event | {"url": f"https://shop.example.com/{url}"}, event | {"event_id": f"ev-{day}"}]
+        (root / f"dt={day}" / "events.jsonl").write_text(
+            "\n".join(json.dumps(e, separators=(",", ":")) for e in lines) + "\n"
+        )
+    with warehouse.connect() as conn:
+        res = web_events.load_events(conn, settings=_settings(root))
+        url = conn.execute(
+            "select payload->>'url' from raw.web_events__events where _record_id = 'ev-1'"
+        ).fetchone()[0]
+        unique = conn.execute(
+            "select indisunique from pg_index where indexrelid = 'raw.web_events__events__event_id_key'::regclass"
+        ).fetchone()[0]
+    assert (res.rows_loaded, res.rows_skipped) == (3, 1)
+    assert url == "https://shop.example.com/first"
+    assert unique is True

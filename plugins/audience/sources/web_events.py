@@ -24,9 +24,14 @@ size, each behind a savepoint. A chunk that hits an ``event_id`` already
 loaded is rolled back to its savepoint and loaded again without the ids that
 a lookup found (only chunks that hold duplicates pay for a lookup). The
 common lines are recognised by one compiled regular expression that fully
-checks their JSON, so the original line passes through as the payload without
-being parsed into Python objects; other lines go through ``json.loads``.
-Memory holds one chunk, whatever the size of the files.
+checks their JSON, so the line passes through as the payload without being
+parsed into Python objects (its fields only put in jsonb's key order, which
+spares the server sorting them; the stored jsonb is the same); other lines go
+through ``json.loads``. A first load into an empty table (no pages at all)
+copies without the unique index, under an exclusive lock, then drops repeated
+ids (the first copied wins) and builds the index once, in the same transaction:
+building it costs about a third of maintaining it row by row. Memory holds one
+chunk, whatever the size of the files.
 """
 
 from __future__ import annotations
@@ -67,15 +72,17 @@ PARTITION = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 # The lines a pixel writes, in their usual key order, checked in full by one regular expression:
 # strings without quote, backslash or control characters, plain numbers, known event names. A line
 # that does not match is not necessarily bad: it goes through json.loads and the same checks.
+# Groups: 1 event_id, 2 event_name, 3 url, 4 value, 5 currency, 6 contact_id, 7 anonymous_id,
+# 8 event_time (ids, names and times without their quotes, the others as JSON tokens).
 _STR = r'"[^"\\\x00-\x1f]*"'
 _FAST = re.compile(
     r'\{"event_id":"([^"\\\x00-\x1f]{1,200})",'
-    r'"event_name":"(?:PageView|ViewContent|AddToCart|InitiateCheckout|Purchase|CartAbandon)",'
-    rf'"url":(?:{_STR}|null),'
-    r'"value":(?:-?(?:0|[1-9]\d{0,15})(?:\.\d{1,6})?|null),'
-    rf'"currency":(?:{_STR}|null),'
-    rf'"contact_id":(?:{_STR}|null),'
-    rf'"anonymous_id":(?:{_STR}|null),'
+    r'"event_name":"(PageView|ViewContent|AddToCart|InitiateCheckout|Purchase|CartAbandon)",'
+    rf'"url":({_STR}|null),'
+    r'"value":(-?(?:0|[1-9]\d{0,15})(?:\.\d{1,6})?|null),'
+    rf'"currency":({_STR}|null),'
+    rf'"contact_id":({_STR}|null),'
+    rf'"anonymous_id":({_STR}|null),'
     r'"event_time":"(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?Z)"\}'
 )
 _OPTIONAL_STR_FIELDS = ("url", "currency", "contact_id", "anonymous_id")
@@ -168,11 +175,17 @@ def ensure_events_table(conn: psycopg.Connection) -> str:
             )
             """
         )
-        cur.execute(
-            f'create unique index if not exists {SOURCE}__{ENTITY}__event_id_key on {table} (_record_id collate "C")'
-        )
+        cur.execute(_index_sql(table, if_not_exists=True))
         cur.execute(FILES_DDL)
     return table
+
+
+INDEX_NAME = f"{SOURCE}__{ENTITY}__event_id_key"
+
+
+def _index_sql(table: str, *, if_not_exists: bool = False) -> str:
+    maybe = "if not exists " if if_not_exists else ""
+    return f'create unique index {maybe}{INDEX_NAME} on {table} (_record_id collate "C")'
 
 
 def _tail_sha1(path: Path, offset: int) -> str:
@@ -270,8 +283,8 @@ class LineChecker:
 
     def check(self, text: str, where: str) -> tuple[str, str, str] | str:
         m = self._fast(text)
-        if m is not None:
-            event_id, ts = m.group(1, 2)
+        if m is not None and _has_identity(m.group(6), m.group(7)):
+            event_id, ts = m.group(1, 8)
             reason = self._check_time(ts, where)
             if reason:
                 return reason
@@ -345,13 +358,20 @@ class LineChecker:
         return _copy_escape(event_id), self._iso(ts).isoformat(), _copy_escape(payload)
 
 
+def _has_identity(contact_id: str, anonymous_id: str) -> bool:
+    """Whether either JSON token (``null``, ``""`` or a string) is a non-empty string."""
+    return (len(contact_id) > 2 and contact_id != "null") or (
+        len(anonymous_id) > 2 and anonymous_id != "null"
+    )
+
+
 def _reject_payload(raw: bytes) -> str:
     text = raw[:65536].decode("utf-8", errors="replace").rstrip("\r\n")
     return text.replace("\x00", "\ufffd")
 
 
 def _line_re() -> re.Pattern[str]:
-    # a valid common line (groups 1, 2: event_id, event_time), or any other line (group 3)
+    # a valid common line (groups 1-8 as in _FAST), or any other line (group 9)
     return re.compile(rf"(?:{_FAST.pattern})\r?\n|([^\n]*)\n")
 
 
@@ -418,12 +438,20 @@ def iter_blocks(
                 else:
                     for m in finditer(text):
                         lineno += 1
-                        event_id, ts, other = m.groups()
+                        event_id, name, url, value, currency, contact, anon, ts, other = m.groups()
                         if other is None:
                             ok = day_ok.get(ts[:10])
-                            if ok is True or ok is None and checker.day(ts[:10]) is True:
+                            if (ok is True or ok is None and checker.day(ts[:10]) is True) and (
+                                (len(contact) > 2 and contact != "null") or (len(anon) > 2 and anon != "null")
+                            ):
                                 ids.append(event_id)
-                                texts.append(f"{prefix}{event_id}\t{ts}\t{m.group()}")
+                                # the same object with its keys in jsonb's order (length, then bytes), which
+                                # spares the server sorting them: the stored jsonb is the same
+                                texts.append(
+                                    f'{prefix}{event_id}\t{ts}\t{{"url":{url},"value":{value},'
+                                    f'"currency":{currency},"event_id":"{event_id}","contact_id":{contact},'
+                                    f'"event_name":"{name}","event_time":"{ts}","anonymous_id":{anon}}}\n'
+                                )
                                 continue
                             other = m.group().rstrip("\r\n")
                         _check_one(checker, other.rstrip("\r"), lineno, rel, prefix, ids, texts, rejects)
@@ -473,6 +501,56 @@ class _ChunkLoader:
         self.skipped = 0
         self.lookups = 0
         self.lookup_mode = False  # after a chunk met duplicates, look ids up before copying
+        self.bulk = False  # the table was empty: its unique index is dropped and built at the end
+
+    def start_bulk(self) -> bool:
+        """Into an empty table, COPY without the unique index and build it once at the end (``finish``).
+
+        Building the index from all rows at once costs about a third of maintaining it row by row. The
+        table is locked for the run (dropping the index takes an exclusive lock), so nothing else can
+        add rows meanwhile; ``finish`` drops duplicates and restores the index in the same transaction,
+        so no committed state ever lacks it. Only for a table with no pages at all, so that rows lie
+        in the order they were copied and "first occurrence wins" can be told from their position.
+        """
+        size = "select pg_relation_size(%s::regclass)"
+        if self.conn.execute(size, (self.table,)).fetchone()[0] != 0:
+            return False
+        self.conn.execute(f"lock table {self.table} in access exclusive mode")
+        if self.conn.execute(size, (self.table,)).fetchone()[0] != 0:
+            return False  # another run loaded it meanwhile
+        schema = self.table.split(".", 1)[0]
+        self.conn.execute(f"drop index {schema}.{INDEX_NAME}")
+        self.bulk = True
+        return True
+
+    def finish(self) -> None:
+        """In bulk mode: drop repeated ids (keeping the first copied) and build the unique index."""
+        if not self.bulk:
+            return
+        self.bulk = False
+        self.conn.execute("savepoint web_events_index")
+        try:
+            self.conn.execute(_index_sql(self.table))
+            self.conn.execute("release savepoint web_events_index")
+            return
+        except errors.UniqueViolation:
+            self.conn.execute("rollback to savepoint web_events_index")
+        self.lookups += 1
+        cur = self.conn.execute(
+            f"""
+            delete from {self.table} t using (
+                select ctid from (
+                    select ctid, row_number() over (partition by _record_id collate "C" order by ctid) as n
+                    from {self.table}
+                ) numbered where n > 1
+            ) repeated
+            where t.ctid = repeated.ctid
+            """
+        )
+        dropped = cur.rowcount
+        self.loaded -= dropped
+        self.skipped += dropped
+        self.conn.execute(_index_sql(self.table))
 
     def _load_checked(self, ids: list[str], texts: list[str]) -> int:
         """Load rows without the ids already in the table or repeated here; returns rows loaded."""
@@ -506,6 +584,7 @@ class _ChunkLoader:
         stream = _Prefetch(blocks)
         try:
             self._run(iter(stream), flush_rejects)
+            self.finish()
         finally:
             stream.close()
 
@@ -528,6 +607,20 @@ class _ChunkLoader:
                     exhausted = True
                 if ids and self._load_checked(ids, texts) == len(ids):
                     self.lookup_mode = False  # no duplicates any more: back to the optimistic path
+                flush_rejects(rejects)
+                continue
+            if self.bulk:  # no unique index to hit: no savepoint either
+                with self.conn.cursor() as cur, cur.copy(self.copy_sql) as cp:
+                    for b_ids, b_texts, b_rejects in blocks:
+                        self.loaded += len(b_ids)
+                        rejects += b_rejects
+                        if b_texts:
+                            cp.write("".join(b_texts))
+                        size += BLOCK_BYTES
+                        if size >= self.chunk_bytes:
+                            break
+                    else:
+                        exhausted = True
                 flush_rejects(rejects)
                 continue
             self.conn.execute("savepoint web_events_chunk")
@@ -639,6 +732,8 @@ def load_events(
             ingest._flush_rejects(conn, SOURCE, ENTITY, batch_id, rejects, result)  # noqa: SLF001
 
     try:
+        if plans:
+            loader.start_bulk()
         loader.run(iter_blocks(plans, checker, run, prefix), flush_rejects)
         if run.files_done:
             with conn.cursor() as cur:
