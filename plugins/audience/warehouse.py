@@ -368,6 +368,30 @@ def ensure_schemas(conn: psycopg.Connection) -> None:
             cur.execute("create extension if not exists vector")
         cur.execute(OPS_DDL)
     conn.commit()
+    ensure_source_tables(conn)
+
+
+def ensure_source_tables(conn: psycopg.Connection) -> None:
+    """Every table dbt reads as a source exists, empty until its task first runs.
+
+    dbt fails on a missing source table, and a data engineer may run ``dbt build`` before
+    every feed (or every model task) has run once: each raw table of the feed catalogue and
+    each ``ml`` output table is created here if missing.
+    """
+    from audience import ingest, ml  # noqa: PLC0415
+    from audience.sources import catalog  # noqa: PLC0415
+    from audience.sources.web_events import ensure_events_table  # noqa: PLC0415
+
+    with conn.cursor() as cur:
+        cur.execute("select pg_advisory_xact_lock(hashtext('audience.ensure_source_tables'))")
+    for feed in catalog.FEEDS:
+        source, entity = feed.raw_table.split("__", 1)
+        if feed.module == "web_events":
+            ensure_events_table(conn)  # its own unique index on the event id
+        else:
+            ingest.ensure_raw_table(conn, source, entity)
+    ml.ensure_tables(conn)
+    conn.commit()
 
 
 def _copy_text(value: Any) -> str:

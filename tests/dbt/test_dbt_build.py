@@ -32,15 +32,6 @@ pytestmark = pytest.mark.dbt
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 AS_OF = dt.date(2026, 1, 15)
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-RAW_DDL = """
-create table raw.hubspot__contacts (
-    _batch_id   text not null,
-    _loaded_at  timestamptz not null,
-    _record_id  text not null,
-    _updated_at timestamptz,
-    payload     jsonb not null
-)
-"""
 
 FIRST_NAMES = {
     "FR": ["Hélène", "José", "Chloé", "Léa", "Théo", "Maël", "Zoé", "Jean-Pierre", "Anaïs", "François"],
@@ -350,8 +341,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     contacts = generate_contacts()
     try:
         with psycopg.connect(**test_params.libpq()) as conn:
-            warehouse.ensure_schemas(conn)
-            conn.execute(RAW_DDL)
+            warehouse.ensure_schemas(conn)  # creates raw.hubspot__contacts (and every other source table)
             warehouse.copy_rows(
                 conn,
                 "raw.hubspot__contacts",
