@@ -1,13 +1,18 @@
 """
 ### Build segments
 
-Runs the dbt project (`dbt_project/`) as Airflow tasks through Cosmos — one
-task per model, seed and snapshot, each a `dbt build` of that node (model then
-its tests) — then the quality gate (Great Expectations). Only a passing gate
-emits the `segments_validated` asset, which schedules `sync_audiences`.
+1. **Models** (Python, schema `ml`): psychographic profiles (social comments →
+   embeddings → interest clusters) and purchase propensity (gradient boosting,
+   trained on history, held-out AUC recorded per run). dbt reads both as sources.
+2. **dbt** (`dbt_project/`) through Cosmos — one task per model, seed and
+   snapshot, each a `dbt build` of that node (model then its tests): persons
+   (identity resolution), demographic, behavioural and psychographic segments,
+   personas, KPIs, audiences.
+3. **Quality gate** (Great Expectations + statistical checks). Only a passing
+   gate emits the `segments_validated` asset, which schedules `sync_audiences`.
 
-Triggered by new raw data (`raw.hubspot__contacts`). The dbt profile comes
-from the Airflow connection `warehouse`.
+Triggered by new CRM contacts or web events. The dbt profile comes from the
+Airflow connection `warehouse`.
 """
 
 from __future__ import annotations
@@ -15,21 +20,42 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from audience.assets import AUDIENCE_MEMBERS, RAW_HUBSPOT_CONTACTS, SEGMENTS_VALIDATED
+from audience.assets import (
+    AUDIENCE_MEMBERS,
+    ML_PROPENSITY,
+    ML_PSYCHOGRAPHIC,
+    RAW_FILES_CONTACTS,
+    RAW_HUBSPOT_CONTACTS,
+    RAW_SALESFORCE_CONTACTS,
+    RAW_WEB_EVENTS,
+    SEGMENTS_VALIDATED,
+)
 from audience.dbt import dbt_task_group
 
 
 @dag(
     dag_id="build_segments",
-    schedule=[RAW_HUBSPOT_CONTACTS],
+    schedule=(RAW_HUBSPOT_CONTACTS | RAW_SALESFORCE_CONTACTS | RAW_FILES_CONTACTS | RAW_WEB_EVENTS),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["audience", "dbt", "segments", "quality"],
+    tags=["audience", "dbt", "segments", "ml", "quality"],
     doc_md=__doc__,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"},
 )
 def build_segments():
+    @task(outlets=[ML_PSYCHOGRAPHIC])
+    def psychographic_profiles() -> dict:
+        from audience.pipeline import psychographic_profiles as run
+
+        return run()
+
+    @task(outlets=[ML_PROPENSITY])
+    def purchase_propensity() -> dict:
+        from audience.pipeline import purchase_propensity as run
+
+        return run()
+
     dbt = dbt_task_group(group_id="dbt")
 
     @task(outlets=[AUDIENCE_MEMBERS, SEGMENTS_VALIDATED])
@@ -38,7 +64,7 @@ def build_segments():
 
         return run(run_id=run_id)
 
-    dbt >> validate_segments()
+    [psychographic_profiles(), purchase_propensity()] >> dbt >> validate_segments()
 
 
 build_segments()

@@ -52,7 +52,15 @@ def test_dags_chain_through_assets(dagbag):
     emitters = [t.task_id for t in build.tasks if any(a.uri == "audience://segments/validated" for a in t.outlets)]
     assert emitters == ["validate_segments"]
     assert [a.uri for a in sync.timetable.asset_condition.objects] == ["audience://segments/validated"]
-    assert [a.uri for a in build.timetable.asset_condition.objects] == ["warehouse://raw/hubspot__contacts"]
+    # new contacts from any CRM, or new web events, rebuild the segments
+    assert sorted(a.uri for a in build.timetable.asset_condition.objects) == [
+        "warehouse://raw/files__contacts",
+        "warehouse://raw/hubspot__contacts",
+        "warehouse://raw/salesforce__contacts",
+        "warehouse://raw/web_events__events",
+    ]
+    assert all(uri in produced or uri == "warehouse://raw/web_events__events"
+               for uri in (a.uri for a in build.timetable.asset_condition.objects))
 
 
 def test_dbt_models_rendered_as_tasks(dagbag):
@@ -60,6 +68,10 @@ def test_dbt_models_rendered_as_tasks(dagbag):
     ids = {t.task_id for t in build.tasks}
     for model in ("stg_hubspot__contacts", "persons", "audience_members"):
         assert any(model in i for i in ids), f"no task for dbt model {model}: {sorted(ids)}"
+    # the Python models run before dbt, which reads their ml tables as sources
+    for model_task in ("psychographic_profiles", "purchase_propensity"):
+        downstream = build.get_task(model_task).get_flat_relative_ids(upstream=False)
+        assert any("persons" in d for d in downstream) and "validate_segments" in downstream
     gate = build.get_task("validate_segments")
     assert all(any(model in u for u in gate.get_flat_relative_ids(upstream=True)) for model in ("audience_members",))
 

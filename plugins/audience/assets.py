@@ -14,6 +14,12 @@ def raw_asset(table: str) -> Asset:
 
 
 RAW_HUBSPOT_CONTACTS = raw_asset("hubspot__contacts")
+RAW_SALESFORCE_CONTACTS = raw_asset("salesforce__contacts")
+RAW_FILES_CONTACTS = raw_asset("files__contacts")
+RAW_WEB_EVENTS = raw_asset("web_events__events")
+RAW_FACEBOOK_COMMENTS = raw_asset("facebook__comments")
+ML_PSYCHOGRAPHIC = warehouse_asset("ml", "author_clusters")
+ML_PROPENSITY = warehouse_asset("ml", "propensity_scores")
 AUDIENCE_MEMBERS = warehouse_asset("marts", "audience_members")
 # emitted only by a passing quality gate; the sync DAG is scheduled on it
 SEGMENTS_VALIDATED = Asset(name="segments_validated", uri="audience://segments/validated", group="audience")

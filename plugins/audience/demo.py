@@ -19,7 +19,14 @@ from audience import runtime
 
 log = logging.getLogger("audience.demo")
 
-PIPELINE = ("ingest_crm", "ingest_web_events", "ingest_social", "build_segments", "sync_audiences")
+PIPELINE = (
+    "ingest_crm",
+    "ingest_web_events",
+    "ingest_social",
+    "ingest_open_data",
+    "build_segments",
+    "sync_audiences",
+)
 
 
 class DemoFailed(RuntimeError):
@@ -37,7 +44,11 @@ def prepare(*, contacts: int | None = None) -> dict[str, Any]:
     with warehouse.connect() as conn:
         warehouse.ensure_schemas(conn)
     world = runtime.ensure_world(contacts=contacts)
-    runtime.write_dotenv()
+    # the synthetic world is frozen at its own date: segments count "today" from there
+    as_of = runtime.world_as_of()
+    if as_of and not os.environ.get("AUDIENCE_AS_OF_DATE"):
+        os.environ["AUDIENCE_AS_OF_DATE"] = as_of
+    runtime.write_dotenv({"AUDIENCE_AS_OF_DATE": os.environ["AUDIENCE_AS_OF_DATE"]} if as_of else None)
     runtime.migrate_airflow_db()
     dbt.ensure_manifest()
     return {"warehouse": params.redacted(), "world": world}
@@ -192,6 +203,7 @@ def main(contacts: int | None = None) -> int:
              "reused" if world.get("reused") else "generated")
     with runtime.sandbox_running() as url:
         log.info("sandbox APIs at %s", url)
+        runtime.relax_sandbox_open_data(url)
         try:
             timings = run_dags()
         except DemoFailed as exc:

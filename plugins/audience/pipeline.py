@@ -7,7 +7,11 @@ which becomes the task's XCom.
 from __future__ import annotations
 
 import logging
+import os
+from datetime import date
 from typing import Any
+
+from audience.settings import SettingError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,35 @@ def ingest(task_id: str, *, full_refresh: bool = False, since: str | None = None
     with connect() as conn:
         result = loader(conn, full_refresh=full_refresh, since=since or None)
     return result.summary()
+
+
+def as_of_date() -> date | None:
+    """"Today" for models: ``AUDIENCE_AS_OF_DATE`` ('YYYY-MM-DD') when set (the demo pins the world's date)."""
+    value = os.environ.get("AUDIENCE_AS_OF_DATE", "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SettingError(f"AUDIENCE_AS_OF_DATE must be a date written YYYY-MM-DD, got {value!r}") from None
+
+
+def psychographic_profiles() -> dict[str, Any]:
+    """Comments → embeddings → interest clusters, into ``ml`` (read by dbt as a source)."""
+    from audience.ml import psychographic  # noqa: PLC0415
+    from audience.warehouse import connect  # noqa: PLC0415
+
+    with connect() as conn:
+        return psychographic.run(conn)
+
+
+def purchase_propensity() -> dict[str, Any]:
+    """Train the purchase-propensity model on history, record its held-out AUC, score everyone."""
+    from audience.ml import propensity  # noqa: PLC0415
+    from audience.warehouse import connect  # noqa: PLC0415
+
+    with connect() as conn:
+        return propensity.run(conn, as_of=as_of_date())
 
 
 def validate_segments(run_id: str | None = None) -> dict[str, Any]:

@@ -145,6 +145,42 @@ def ensure_world(contacts: int | None = None, events_per_contact: int | None = N
     return {"reused": False, **(summary or {})}
 
 
+def world_as_of() -> str | None:
+    """The synthetic world's own date ('YYYY-MM-DD'), or None when no world is there."""
+    import json  # noqa: PLC0415
+
+    meta_file = world_dir() / "world.json"
+    if not meta_file.exists():
+        return None
+    as_of = str(json.loads(meta_file.read_text()).get("as_of") or "")
+    return as_of[:10] or None
+
+
+def relax_sandbox_open_data(url: str) -> None:
+    """Lift the sandbox's INSEE Melodi limit (30 requests/min) for a demo run, and match the client.
+
+    The real limit stays the client's default: only when no ``insee`` connection is configured
+    (the sandbox is in use) does the demo point the client at the sandbox with a high rate, so the
+    first open-data load takes seconds instead of the ~6 minutes 160 Melodi pages take at 30/min.
+    """
+    import json  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+
+    if os.environ.get("AIRFLOW_CONN_INSEE"):
+        return
+    resp = httpx.post(f"{url}/_sandbox/opendata/config", json={"melodi_per_minute": 0}, timeout=30)
+    resp.raise_for_status()
+    os.environ["AIRFLOW_CONN_INSEE"] = json.dumps({
+        "conn_type": "http",
+        "host": url,
+        "extra": {
+            "requests_per_minute": 10_000,
+            "postal_codes_url": url + "/data-fair/api/v1/datasets/laposte-hexasmal/raw",
+        },
+    })
+
+
 @contextlib.contextmanager
 def sandbox_running(port: int | None = None) -> Iterator[str]:
     """Run the sandbox in a background process for the duration of the block; yields its URL."""
