@@ -40,3 +40,24 @@ def test_failure_mid_stream_leaves_warehouse_as_it_was(fresh_warehouse):
         assert conn.execute("select count(*) from raw.demo__things").fetchone()[0] == 0
         assert ingest.get_watermark(conn, "demo", "things") is None
         assert conn.execute("select count(*) from ops.ingest_batches").fetchone()[0] == 0
+
+
+def test_instant_watermark_takes_only_what_the_stored_run_did_not_load():
+    from audience.ingest import InstantWatermark
+
+    first = InstantWatermark(None)
+    assert first.is_new(5, "a") and first.value() is None and not first.advanced
+    for instant, rid in ((5, "a"), (7, "b"), (7, "c")):
+        first.saw(instant, rid)
+    stored = first.value()
+    assert stored == {"ms": 7, "ids": ["b", "c"]}
+    again = InstantWatermark(stored)
+    # same instant: only ids not loaded yet; earlier instants: never; later: always
+    assert [again.is_new(*x) for x in ((7, "b"), (7, "d"), (6, "z"), (8, "b"))] == [False, True, False, True]
+    assert not again.advanced and again.value() == stored
+    again.saw(7, "d")
+    assert again.advanced and again.value() == {"ms": 7, "ids": ["b", "c", "d"]}
+    again.saw(9, "e")
+    assert again.value() == {"ms": 9, "ids": ["e"]}
+    since = InstantWatermark.starting_at(100, "ts")
+    assert since.is_new(100, "x") and not since.is_new(98, "x") and since.value() == {"ts": 99, "ids": []}

@@ -82,6 +82,51 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, entity: str) -> str:
     return table
 
 
+class InstantWatermark:
+    """An API's "modified/created since" watermark: the newest instant seen, plus the ids seen at it.
+
+    APIs filter inclusively (``>=``) on a timestamp that many records can share, so the instant
+    alone would either reload or lose records at the boundary. Stored as ``{key: instant, "ids":
+    [...]}`` (``key`` is "ms" or "ts", the instant's unit). ``is_new`` tells whether a record was not
+    loaded by the run that stored the watermark; ``saw`` records one that this run loads;
+    ``value()`` is the next watermark (None when nothing was ever seen).
+    """
+
+    def __init__(self, stored: dict[str, Any] | None, key: str = "ms") -> None:
+        self.key = key
+        self.instant: int | None = stored.get(key) if stored else None
+        self.ids: frozenset[str] = frozenset(stored.get("ids", [])) if stored else frozenset()
+        self._seen_instant, self._seen_ids = self.instant, set(self.ids)
+
+    @classmethod
+    def starting_at(cls, instant: int, key: str = "ms") -> InstantWatermark:
+        """A watermark that takes everything from ``instant`` on (for a ``since`` re-read)."""
+        return cls({key: instant - 1, "ids": []}, key)
+
+    def is_new(self, instant: int, record_id: str) -> bool:
+        return (
+            self.instant is None
+            or instant > self.instant
+            or (instant == self.instant and record_id not in self.ids)
+        )
+
+    def saw(self, instant: int, record_id: str) -> None:
+        if self._seen_instant is None or instant > self._seen_instant:
+            self._seen_instant, self._seen_ids = instant, {record_id}
+        elif instant == self._seen_instant:
+            self._seen_ids.add(record_id)
+
+    @property
+    def advanced(self) -> bool:
+        """Whether anything new was seen since the stored watermark."""
+        return self._seen_instant != self.instant or self._seen_ids != set(self.ids)
+
+    def value(self) -> dict[str, Any] | None:
+        if self._seen_instant is None:
+            return None
+        return {self.key: self._seen_instant, "ids": sorted(self._seen_ids)}
+
+
 def get_watermark(conn: psycopg.Connection, source: str, entity: str) -> Any:
     row = conn.execute(
         "select watermark from ops.ingest_state where source = %s and entity = %s", (source, entity)
@@ -184,7 +229,12 @@ def commit_batch(conn: psycopg.Connection, result: BatchResult) -> None:
 
 
 def _flush_rejects(
-    conn: psycopg.Connection, source: str, entity: str, batch_id: str, rejects: list[Reject], result: BatchResult
+    conn: psycopg.Connection,
+    source: str,
+    entity: str,
+    batch_id: str,
+    rejects: list[Reject],
+    result: BatchResult,
 ) -> None:
     if not rejects:
         return

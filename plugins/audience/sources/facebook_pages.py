@@ -43,7 +43,15 @@ from facebook_business.exceptions import FacebookError, FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from audience import connections, graph_errors
-from audience.ingest import BatchResult, Record, Reject, get_watermark, load_batch, reset_watermark
+from audience.ingest import (
+    BatchResult,
+    InstantWatermark,
+    Record,
+    Reject,
+    get_watermark,
+    load_batch,
+    reset_watermark,
+)
 from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry
 from audience.settings import SettingError
 
@@ -230,30 +238,7 @@ def _since_seconds(since: str) -> int:
     return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
 
 
-class _Watermark:
-    """Newest creation time seen plus the ids at that second (so equal-second items are not reloaded)."""
-
-    def __init__(self, stored: dict[str, Any] | None) -> None:
-        self.ts: int | None = stored.get("ts") if stored else None
-        self.ids: set[str] = set(stored.get("ids", [])) if stored else set()
-        self._seen_ts, self._seen_ids = self.ts, set(self.ids)
-
-    def is_new(self, ts: int, item_id: str) -> bool:
-        return self.ts is None or ts > self.ts or (ts == self.ts and item_id not in self.ids)
-
-    def saw(self, ts: int, item_id: str) -> None:
-        if self._seen_ts is None or ts > self._seen_ts:
-            self._seen_ts, self._seen_ids = ts, {item_id}
-        elif ts == self._seen_ts:
-            self._seen_ids.add(item_id)
-
-    def value(self) -> dict[str, Any] | None:
-        if self._seen_ts is None:
-            return None
-        return {"ts": self._seen_ts, "ids": sorted(self._seen_ids)}
-
-
-def _record(kind: str, item: Any, mark: _Watermark) -> Record | Reject | None:
+def _record(kind: str, item: Any, mark: InstantWatermark) -> Record | Reject | None:
     if not isinstance(item, dict):
         return Reject(f"not_an_object: {kind} is not a JSON object", item)
     item_id = item.get("id")
@@ -309,13 +294,15 @@ def load_posts(
     """Load the page's posts created since the last run (or ``since``, or all) into raw.facebook__posts."""
     settings = settings or FacebookPagesSettings.resolve()
     stored = _prepare(conn, "posts", full_refresh)
-    mark = _Watermark({"ts": _since_seconds(since) - 1, "ids": []} if since else stored)
+    mark = (
+        InstantWatermark.starting_at(_since_seconds(since), "ts") if since else InstantWatermark(stored, "ts")
+    )
     reader = GraphReader(settings, retry=retry)
 
     def items() -> Iterator[Record | Reject]:
         params: dict[str, Any] = {"fields": _post_fields(), "limit": settings.page_size}
-        if mark.ts is not None:
-            params["since"] = mark.ts
+        if mark.instant is not None:
+            params["since"] = mark.instant
         for page in reader.pages((settings.page_id, "posts"), params, "page posts"):
             for post in page:
                 item = _record("post", post, mark)
@@ -342,13 +329,15 @@ def load_comments(
     """Load comments (replies included) created since the last run into raw.facebook__comments."""
     settings = settings or FacebookPagesSettings.resolve()
     stored = _prepare(conn, "comments", full_refresh)
-    mark = _Watermark({"ts": _since_seconds(since) - 1, "ids": []} if since else stored)
+    mark = (
+        InstantWatermark.starting_at(_since_seconds(since), "ts") if since else InstantWatermark(stored, "ts")
+    )
     reader = GraphReader(settings, retry=retry)
     posts_read = 0
 
     def items() -> Iterator[Record | Reject]:
         nonlocal posts_read
-        oldest = (mark.ts or int(datetime.now(UTC).timestamp())) - settings.post_lookback_days * 86_400
+        oldest = (mark.instant or int(datetime.now(UTC).timestamp())) - settings.post_lookback_days * 86_400
         params = {"fields": "id,created_time", "limit": settings.page_size, "since": oldest}
         post_ids = [
             p["id"]
@@ -364,8 +353,8 @@ def load_comments(
                 "fields": "id,message,created_time,from,parent,like_count",
                 "limit": settings.page_size,
             }
-            if mark.ts is not None:
-                cparams["since"] = mark.ts
+            if mark.instant is not None:
+                cparams["since"] = mark.instant
             for page in reader.pages((post_id, "comments"), cparams, f"comments of post {post_id}"):
                 for comment in page:
                     if isinstance(comment, dict):

@@ -24,7 +24,15 @@ from typing import Any
 import psycopg
 
 from audience import connections
-from audience.ingest import BatchResult, Record, Reject, get_watermark, load_batch, reset_watermark
+from audience.ingest import (
+    BatchResult,
+    InstantWatermark,
+    Record,
+    Reject,
+    get_watermark,
+    load_batch,
+    reset_watermark,
+)
 from audience.retry import RetryPolicy, TransientError, call_with_retry, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -166,17 +174,14 @@ class HubSpotSearch:
         self, watermark: dict[str, Any] | None, state: dict[str, Any]
     ) -> Iterator[Record | Reject]:
         """Yield every object modified since the watermark; ``state`` receives the new watermark."""
-        since_ms = watermark["ms"] if watermark else None
-        seen_at_since = set(watermark.get("ids", [])) if watermark else set()
+        mark = InstantWatermark(watermark, "ms")
         state["watermark"] = watermark
         while True:
+            # one search query from the watermark; a new query restarts from where this one got to
             after: str | None = None
             fetched_in_query = 0
-            last_ms = since_ms
-            ids_at_last: set[str] = set(seen_at_since)
-            progressed = False
             while True:
-                page = self._page(since_ms, after)
+                page = self._page(mark.instant, after)
                 results = page.get("results") or []
                 for obj in results:
                     fetched_in_query += 1
@@ -185,28 +190,23 @@ class HubSpotSearch:
                         yield item
                         continue
                     ms = _ms(item.updated_at)
-                    if since_ms is not None and ms == since_ms and item.record_id in seen_at_since:
+                    if not mark.is_new(ms, item.record_id):
                         continue  # already loaded by the previous query or run
-                    if last_ms is None or ms > last_ms:
-                        last_ms, ids_at_last = ms, {item.record_id}
-                        progressed = True
-                    elif ms == last_ms:
-                        ids_at_last.add(item.record_id)
-                        progressed = True
+                    mark.saw(ms, item.record_id)
                     yield item
-                    state["watermark"] = {"ms": last_ms, "ids": sorted(ids_at_last)}
+                    state["watermark"] = mark.value()
                 after = ((page.get("paging") or {}).get("next") or {}).get("after")
                 if not after:
                     return
                 if fetched_in_query + self.settings.page_size > SEARCH_CAP:
                     break  # the next page would pass the search cap: restart from the watermark
-            if not progressed or last_ms == since_ms and ids_at_last == seen_at_since:
+            if not mark.advanced:
                 raise RuntimeError(
                     f"HubSpot search: more than {SEARCH_CAP} {self.spec.entity} share "
-                    f"{self.spec.modified}={last_ms}; "
+                    f"{self.spec.modified}={mark.instant}; "
                     "cannot page past the search cap"
                 )
-            since_ms, seen_at_since = last_ms, ids_at_last
+            mark = InstantWatermark(mark.value(), "ms")
 
     def _record(self, obj: Any) -> Record | Reject:
         noun = self.spec.noun

@@ -34,7 +34,15 @@ import psycopg
 import requests
 
 from audience import connections
-from audience.ingest import BatchResult, Record, Reject, get_watermark, load_batch, reset_watermark
+from audience.ingest import (
+    BatchResult,
+    InstantWatermark,
+    Record,
+    Reject,
+    get_watermark,
+    load_batch,
+    reset_watermark,
+)
 from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry, parse_retry_after
 from audience.settings import SettingError
 
@@ -216,15 +224,10 @@ def load_comments(
     stored = _prepare(conn, "comments", full_refresh)
     if since:
         text = since if "T" in since else f"{since}T00:00:00+00:00"
-        mark = {
-            "ms": int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000) - 1,
-            "ids": [],
-        }
+        start_ms = int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+        mark = InstantWatermark.starting_at(start_ms, "ms")
     else:
-        mark = stored
-    old_ms = mark["ms"] if mark else None
-    old_ids = set(mark.get("ids", [])) if mark else set()
-    state: dict[str, Any] = {"ms": old_ms, "ids": set(old_ids)}
+        mark = InstantWatermark(stored, "ms")
     reader = LinkedInReader(settings, retry=retry)
     counts = {"posts": 0}
 
@@ -245,12 +248,9 @@ def load_comments(
                 if ms is None:
                     yield item
                     continue
-                if old_ms is not None and (ms < old_ms or (ms == old_ms and item.record_id in old_ids)):
+                if not mark.is_new(ms, item.record_id):
                     continue
-                if state["ms"] is None or ms > state["ms"]:
-                    state["ms"], state["ids"] = ms, {item.record_id}
-                elif ms == state["ms"]:
-                    state["ids"].add(item.record_id)
+                mark.saw(ms, item.record_id)
                 yield item
 
     result = load_batch(
@@ -259,9 +259,7 @@ def load_comments(
         "comments",
         items(),
         watermark_from=stored,
-        next_watermark=lambda: (
-            {"ms": state["ms"], "ids": sorted(state["ids"])} if state["ms"] is not None else None
-        ),
+        next_watermark=mark.value,
     )
     log.info(
         "linkedin.comments: %d posts scanned, %d requests (%s)",

@@ -25,7 +25,15 @@ from typing import Any
 import psycopg
 
 from audience import connections
-from audience.ingest import BatchResult, Record, Reject, get_watermark, load_batch, reset_watermark
+from audience.ingest import (
+    BatchResult,
+    InstantWatermark,
+    Record,
+    Reject,
+    get_watermark,
+    load_batch,
+    reset_watermark,
+)
 from audience.retry import RetryPolicy, TransientError, call_with_retry
 
 log = logging.getLogger(__name__)
@@ -199,25 +207,20 @@ class SalesforceQuery:
         self, watermark: dict[str, Any] | None, state: dict[str, Any]
     ) -> Iterator[Record | Reject]:
         """Yield every record modified since the watermark; ``state["watermark"]`` follows the last one."""
-        since_ms = watermark["ms"] if watermark else None
-        seen = set(watermark.get("ids", [])) if watermark else set()
-        last_ms, ids_at_last = since_ms, set(seen)
+        mark = InstantWatermark(watermark, "ms")
         state["watermark"] = watermark
-        for records in self.pages(since_ms):
+        for records in self.pages(mark.instant):
             for obj in records:
                 item = self._record(obj)
                 if isinstance(item, Reject):
                     yield item
                     continue
                 ms = _ms(item.updated_at or "")
-                if since_ms is not None and (ms < since_ms or ms == since_ms and item.record_id in seen):
+                if not mark.is_new(ms, item.record_id):
                     continue  # loaded by a previous run (the query is inclusive, to the second)
-                if last_ms is None or ms > last_ms:
-                    last_ms, ids_at_last = ms, {item.record_id}
-                else:
-                    ids_at_last.add(item.record_id)
+                mark.saw(ms, item.record_id)
                 yield item
-                state["watermark"] = {"ms": last_ms, "ids": sorted(ids_at_last)}
+                state["watermark"] = mark.value()
 
     def _record(self, obj: Any) -> Record | Reject:
         kind = self.sobject
