@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from json import loads
 from pathlib import Path
 from types import TracebackType
 
@@ -134,6 +135,13 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+def _world_contacts(world_dir: Path) -> int:
+    try:
+        return int(loads((Path(world_dir) / "world.json").read_text()).get("contacts") or 0)
+    except (OSError, ValueError, TypeError):
+        return 0
+
+
 def start_background(
     world_dir: Path,
     state_dir: Path,
@@ -142,10 +150,16 @@ def start_background(
     *,
     config: SandboxConfig | None = None,
     host: str = "127.0.0.1",
-    timeout: float = 30.0,
+    timeout: float | None = None,
 ) -> SandboxHandle:
-    """Start the sandbox in a subprocess and wait (up to ``timeout`` s) for it to answer /health."""
+    """Start the sandbox in a subprocess and wait (up to ``timeout`` s) for it to answer /health.
+
+    The default timeout grows with the world: the sandbox indexes its contacts before it answers
+    (about 25 s per million contacts on this project's reference machine, more under load).
+    """
     state_dir = Path(state_dir)
+    if timeout is None:
+        timeout = 30.0 + 90.0 * _world_contacts(world_dir) / 1_000_000
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / LOG_FILE
     env = dict(os.environ)
