@@ -9,14 +9,5 @@ persons as (
 
 select
     person_id,
-    case
-        when age is null then 'unknown'
-        when age < 18 then 'under_18'
-        when age < 25 then '18-24'
-        when age < 35 then '25-34'
-        when age < 45 then '35-44'
-        when age < 55 then '45-54'
-        when age < 65 then '55-64'
-        else '65+'
-    end as age_band
+    {{ age_band('age') }} as age_band
 from persons
