@@ -27,9 +27,11 @@ def run(
     *,
     folder: Path | None = None,
     project_dir: Path | None = None,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
     folder = folder or catalogue_dir()
     project_dir = project_dir or dbt_project_dir()
     try:
