@@ -65,7 +65,8 @@ exclude: [other2]
 lookalike: {country: FR, ratio: 0.05}
 min_size: 150
 """,
-            "other.yml": BASE + "rules: {event: [AddToCart, PageView], page_path_starts_with: /sale, within_days: 7}\n",
+            "other.yml": BASE
+            + "rules: {event: [AddToCart, PageView], page_path_starts_with: /sale, within_days: 7}\n",
             "other2.yml": BASE + "key: other2\nrules: {attribute: has_text, is_true: true}\n",
         },
     )
@@ -118,7 +119,11 @@ rules:
         ("{attribute: age, gte: 18.5}", "rules.gte", "must be a whole number, got 18.5"),
         ("{attribute: age, gte: 200}", "rules.gte", "must be at most 130, got 200"),
         ("{attribute: propensity_decile, in: [9, 11]}", "rules.in[1]", "must be at most 10"),
-        ("{attribute: region_code, equals: 11}", "rules.equals", "must be text, got a number (11) (put it in quotes)"),
+        (
+            "{attribute: region_code, equals: 11}",
+            "rules.equals",
+            "must be text, got a number (11) (put it in quotes)",
+        ),
         ("{attribute: gender, equals: female}", "rules.equals", "'female' is not a value of 'gender'"),
         ("{attribute: gender, equals: no}", "rules.equals", "got a boolean (false) (put it in quotes)"),
         ("{attribute: age, between: [35, 25]}", "rules.between", "needs low <= high"),
@@ -126,15 +131,26 @@ rules:
         ("{attribute: has_text, equals: true}", "rules.equals", "it accepts: is_true, is_null"),
         ("{attribute: has_text, is_true: yes please}", "rules.is_true", "must be true or false"),
         ("{attribute: gender, in: []}", "rules.in", "'in' is an empty list"),
-        ("{attribute: country_code, equals: france}", "rules.equals", "not shaped like a value of 'country_code'"),
+        (
+            "{attribute: country_code, equals: france}",
+            "rules.equals",
+            "not shaped like a value of 'country_code'",
+        ),
         ("{attribute: last_event_at, gte: last week}", "rules.gte", "must be a date written YYYY-MM-DD"),
         ("{attribute: label, equals: x}", "rules.attribute", "unknown attribute 'label'"),
-        ("{event: Purchse, within_days: 3}", "rules.event", "unknown event 'Purchse' (did you mean 'Purchase'?)"),
+        (
+            "{event: Purchse, within_days: 3}",
+            "rules.event",
+            "unknown event 'Purchse' (did you mean 'Purchase'?)",
+        ),
         ("{event: Purchase}", "rules", "needs within_days"),
         ("{event: Purchase, within_days: 0}", "rules.within_days", "must be at least 1"),
         ("{event: Purchase, within_days: 7, min_count: 0}", "rules.min_count", "must be at least 1"),
-        ("{event: PageView, within_days: 7, page_path_starts_with: sale}", "rules.page_path_starts_with",
-         "starts with '/'"),
+        (
+            "{event: PageView, within_days: 7, page_path_starts_with: sale}",
+            "rules.page_path_starts_with",
+            "starts with '/'",
+        ),
         ("{event: PageView, within_days: 7, page: /sale}", "rules.page", "unknown field 'page'"),
         ("{near: Lyon Shop, within_km: 3}", "rules.near", "near takes a point key"),
         ("{near: lyon_shop}", "rules", "needs within_km"),
@@ -147,7 +163,11 @@ rules:
         ("{any: [{attribute: age, gte: 1}, 3]}", "rules.any[1]", "a rule must be a mapping"),
         ("{audience: nobody}", "rules.audience", "unknown audience 'nobody'"),
         ("{audience: a}", "rules.audience", "an audience cannot refer to itself"),
-        ("{attribute: interest_label, equals: '{{ run_query(1) }}'}", "rules.equals", "dbt reads them as Jinja"),
+        (
+            "{attribute: interest_label, equals: '{{ run_query(1) }}'}",
+            "rules.equals",
+            "dbt reads them as Jinja",
+        ),
     ],
 )
 def test_bad_rules_are_named(tmp_path: Path, rule: str, path: str, message: str) -> None:
@@ -159,7 +179,9 @@ def test_bad_rules_are_named(tmp_path: Path, rule: str, path: str, message: str)
 
 def test_near_checks_known_points_when_a_points_seed_exists(tmp_path: Path) -> None:
     (found,) = problems(tmp_path, one_rule("{near: lyon_shopp, within_km: 3}"), point_keys={"lyon_shop"})
-    assert found.endswith("rules.near: unknown point 'lyon_shopp' (did you mean 'lyon_shop'?); points: lyon_shop")
+    assert found.endswith(
+        "rules.near: unknown point 'lyon_shopp' (did you mean 'lyon_shop'?); points: lyon_shop"
+    )
 
 
 def test_unknown_include_and_cycles(tmp_path: Path) -> None:
@@ -180,7 +202,9 @@ def test_unknown_include_and_cycles(tmp_path: Path) -> None:
             "c.yml": BASE + "rules: {attribute: age, gte: 18}\nexclude: [a]\n",
         },
     )
-    assert found == ["audiences/a.yml: audience 'a': audiences refer to each other in a cycle: a -> b -> c -> a"]
+    assert found == [
+        "audiences/a.yml: audience 'a': audiences refer to each other in a cycle: a -> b -> c -> a"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -207,7 +231,9 @@ def test_lookalike_needs_facebook_and_linkedin_raises_min_size(tmp_path: Path) -
     body = BASE.replace("[facebook]", "[linkedin]") + "rules: {attribute: age, gte: 18}\n"
     (found,) = problems(tmp_path, {"a.yml": body + "lookalike: {country: FR, ratio: 0.01}\n"})
     assert "lookalike: lookalike audiences are built by Facebook" in found
-    cat = load(catalogue(tmp_path / "ok", {"a.yml": body + "min_size: 120\n", "b.yml": BASE + "include: [a]\n"}))
+    cat = load(
+        catalogue(tmp_path / "ok", {"a.yml": body + "min_size: 120\n", "b.yml": BASE + "include: [a]\n"})
+    )
     assert cat.by_key()["a"].effective_min_size() == 300  # LinkedIn needs 300 matched members
     assert cat.by_key()["b"].effective_min_size() is None  # var audience_min_size decides
 
@@ -226,10 +252,17 @@ def test_audience_level_problems_are_all_reported(tmp_path: Path) -> None:
             "h.yml": BASE + "key: Upper\nrules: {attribute: age, gte: 18}\n",
         },
     )
-    assert any(p.startswith("audiences/a.yml: audience 'a', foo: unknown field 'foo' in an audience") for p in found)
+    assert any(
+        p.startswith("audiences/a.yml: audience 'a', foo: unknown field 'foo' in an audience") for p in found
+    )
     assert "audiences/a.yml: audience 'a', owner: missing owner" in found
-    assert any(p.startswith("audiences/a.yml: audience 'a', destinations[0]: unknown destination 'facebok' "
-                            "(did you mean 'facebook'?)") for p in found)
+    assert any(
+        p.startswith(
+            "audiences/a.yml: audience 'a', destinations[0]: unknown destination 'facebok' "
+            "(did you mean 'facebook'?)"
+        )
+        for p in found
+    )
     assert any(p.startswith("audiences/Bad Name.yml: file names may only hold") for p in found)
     assert "audiences/d.yml: audience 'd', key: key already used by audiences/c.yml" in found
     assert "audiences/e.yml: audience 'e': an audience needs rules or include (or both)" in found

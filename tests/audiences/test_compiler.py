@@ -43,7 +43,10 @@ def cond(attribute: str, operator: str, value: object) -> AttributeCondition:
         (cond("interest_label", "in", ("a", "b")), "coalesce(segments.interest_label in ('a', 'b'), false)"),
         (cond("region_code", "not_in", ("11",)), "coalesce(segments.region_code not in ('11'), false)"),
         (cond("purchase_propensity", "gt", 0.75), "coalesce(segments.purchase_propensity > 0.75, false)"),
-        (cond("nuts3_code", "starts_with", "FR1"), "coalesce(starts_with(segments.nuts3_code, 'FR1'), false)"),
+        (
+            cond("nuts3_code", "starts_with", "FR1"),
+            "coalesce(starts_with(segments.nuts3_code, 'FR1'), false)",
+        ),
         (cond("age", "is_null", True), "segments.age is null"),
         (cond("age", "is_null", False), "segments.age is not null"),
         (cond("has_text", "is_true", True), "segments.has_text is true"),
@@ -73,7 +76,7 @@ def test_event_sql_windows_on_as_of_date() -> None:
         "        and events.event_name in ('AddToCart', 'PageView')",
         "        and events.event_at >= {{ as_of_date() }} - 7",
         "        and events.event_at < {{ as_of_date() }} + 1",
-        "        and starts_with(events.page_path, '/sale')",
+        "        and (events.page_path = '/sale' or starts_with(events.page_path, '/sale/'))",
         "        and events.value_eur >= 20.5",
         "    group by events.person_id",
         "    having count(*) >= 3",
@@ -125,7 +128,10 @@ def test_branches_nest_with_and_or_not() -> None:
     [
         ("plain", "'plain'"),
         ("x'); drop table persons; --", "'x''); drop table persons; --'"),
-        ("{{ run_query('drop') }}", "(chr(123) || chr(123) || ' run_query(''drop'') ' || chr(125) || chr(125))"),
+        (
+            "{{ run_query('drop') }}",
+            "(chr(123) || chr(123) || ' run_query(''drop'') ' || chr(125) || chr(125))",
+        ),
         ("a\\'b", "('a' || chr(92) || '''b')"),
         ("", "''"),
     ],
@@ -214,15 +220,20 @@ def test_compile_is_deterministic_and_write_removes_deleted_audiences(tmp_path: 
     assert "aud_hot_prospects.sql" in names and "audience_memberships.sql" in names
     definitions = (generated / "audience_definitions.sql").read_text()
     assert "('young_professionals_idf_30d', 'Young professionals in Île-de-France'" in definitions
-    assert "array['facebook', 'linkedin']::text[], false, array[]::text[], null::numeric, null::numeric, 300::integer)" in (
-        definitions
+    assert (
+        "array['facebook', 'linkedin']::text[], false, array[]::text[], null::numeric, null::numeric, 300::integer)"
+        in (definitions)
     )
 
 
 def test_committed_generated_files_equal_a_fresh_compile() -> None:
-    files = compiler.compile_catalogue(load(catalogue_dir(), point_keys=compiler.point_keys(dbt_project_dir())))
+    files = compiler.compile_catalogue(
+        load(catalogue_dir(), point_keys=compiler.point_keys(dbt_project_dir()))
+    )
     found = compiler.drift(files, dbt_project_dir())
-    assert not found, f"generated audience models are stale ({found}): run `audience audiences compile` and commit"
+    assert not found, (
+        f"generated audience models are stale ({found}): run `audience audiences compile` and commit"
+    )
 
 
 def test_registry_and_person_segments_docs_agree() -> None:

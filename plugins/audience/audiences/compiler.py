@@ -153,7 +153,7 @@ def _event_sql(cond: EventCondition) -> list[str]:
     where.append(f"events.event_at >= {as_of_date()} - {sql_number(cond.within_days)}")
     where.append(f"events.event_at < {as_of_date()} + 1")
     if cond.page_path_starts_with is not None:
-        where.append(f"starts_with(events.page_path, {sql_text(cond.page_path_starts_with)})")
+        where.append(_page_path_sql(cond.page_path_starts_with))
     if cond.min_value_eur is not None:
         where.append(f"events.value_eur >= {sql_number(cond.min_value_eur)}")
     lines = [
@@ -169,6 +169,15 @@ def _event_sql(cond: EventCondition) -> list[str]:
             f"{INDENT}having count(*) >= {sql_number(cond.min_count)}",
         ]
     return [*lines, ")"]
+
+
+def _page_path_sql(prefix: str) -> str:
+    """The page or section ``prefix``: '/sale' matches /sale and /sale/..., not /salesforce."""
+    if prefix.endswith("/"):
+        return f"starts_with(events.page_path, {sql_text(prefix)})"
+    return (
+        f"(events.page_path = {sql_text(prefix)} or starts_with(events.page_path, {sql_text(prefix + '/')}))"
+    )
 
 
 def _distance_sql(cond: DistanceCondition) -> list[str]:

@@ -25,7 +25,7 @@ matched as (
                         and events.event_name in ('ViewContent')
                         and events.event_at >= {{ as_of_date() }} - 90
                         and events.event_at < {{ as_of_date() }} + 1
-                        and starts_with(events.page_path, '/eco_fashion')
+                        and (events.page_path = '/eco_fashion' or starts_with(events.page_path, '/eco_fashion/'))
                     group by events.person_id
                     having count(*) >= 2
                 )

@@ -23,7 +23,7 @@ matched as (
                         and events.event_name in ('PageView')
                         and events.event_at >= {{ as_of_date() }} - 7
                         and events.event_at < {{ as_of_date() }} + 1
-                        and starts_with(events.page_path, '/sale')
+                        and (events.page_path = '/sale' or starts_with(events.page_path, '/sale/'))
                 )
                 and segments.person_id in (
                     select events.person_id
