@@ -8,6 +8,7 @@
     audience airflow                     Airflow standalone on this project's DAGs (+ sandbox)
     audience dbt-parse                   write dbt_project/target/manifest.json (Cosmos renders from it)
     audience bench-ingest [...]          each loader's rows/s beside a plain COPY of the same rows
+    audience audiences compile|check|list  the audience catalogue (audiences/*.yml) -> dbt models
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ def _cmd_dbt_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audiences(args: argparse.Namespace) -> int:
+    from audience.audiences.commands import run  # noqa: PLC0415
+
+    return run(args.action, folder=args.catalogue, project_dir=args.project)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audience", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -147,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_bench_ingest)
+
+    p = sub.add_parser("audiences", help="check the audience catalogue and compile it into dbt models")
+    p.add_argument(
+        "action",
+        choices=["compile", "check", "list"],
+        help="compile: write the generated models; check: exit 2 if invalid or stale; list",
+    )
+    p.add_argument("--catalogue", type=Path, help="catalogue folder (default audiences/)")
+    p.add_argument("--project", type=Path, help="dbt project (default dbt_project/)")
+    p.set_defaults(func=_cmd_audiences)
 
     p = sub.add_parser("dbt-parse", help="write the dbt manifest Cosmos renders the DAG from")
     p.set_defaults(func=_cmd_dbt_parse)

@@ -1,7 +1,8 @@
 -- Who should be in each synced audience, with the identifiers Meta matches on (hashed).
--- 'consenting_adults': marketing consent given, no erasure request, aged var audience_min_age or
--- more, and reachable (an email or a phone hash). Consent is checked here, at the edge, so a
--- withdrawal removes the person at the next sync.
+-- The audiences are the catalogue's (audiences/*.yml, compiled into generated/aud_*.sql and unioned in
+-- audience_memberships). Whatever an audience's rules say, only people with marketing consent, no
+-- erasure request, aged var audience_min_age or more and reachable (an email or a phone hash) are
+-- members: consent is checked here, at the edge, so a withdrawal removes the person at the next sync.
 with
 
 persons as (
@@ -16,21 +17,19 @@ hashed_identifiers as (
 
 ),
 
-consenting_adults as (
+memberships as (
 
-    select
-        'consenting_adults'::text as audience_key,
-        person_id
+    select * from {{ ref('audience_memberships') }}
+
+),
+
+addressable as (
+
+    select person_id
     from persons
     where has_marketing_consent
         and not is_erasure_requested
         and age >= {{ var('audience_min_age', 18) }}
-
-),
-
-memberships as (
-
-    select * from consenting_adults
 
 ),
 
@@ -50,6 +49,8 @@ members as (
         hashed_identifiers.doby_sha256,
         hashed_identifiers.gen_sha256
     from memberships
+    inner join addressable
+        on memberships.person_id = addressable.person_id
     inner join hashed_identifiers
         on memberships.person_id = hashed_identifiers.person_id
 
