@@ -82,7 +82,8 @@ FEATURES: tuple[str, ...] = (
 )
 EVENT_FEATURES = 17  # the first 17 come from web events, the rest from the CRM
 
-# HubSpot lifecycle stages in funnel order; 'other' and unknown stages are missing values
+# HubSpot lifecycle stages in funnel order (rank 0..6); 'other' and unknown stages are -1, as is
+# days_since_created for a contact not in HubSpot (a constant, so that a column is never all missing)
 LIFECYCLE_STAGES = (
     "subscriber",
     "lead",
@@ -134,7 +135,7 @@ def _feature_columns(lookback: int) -> str:
 def _snapshot_sql(lookback: int, *, with_label: bool) -> str:
     """One row per contact: (contact_id, *FEATURES[, label]) at %(cutoff)s.
 
-    Contacts: HubSpot contacts created before the cutoff, and any contact seen on events before it.
+    Contacts: HubSpot contacts created before the cutoff, and any contact identified on an event before it.
     """
     label_cte = (
         """,
@@ -207,13 +208,14 @@ def _snapshot_sql(lookback: int, *, with_label: bool) -> str:
         universe as (
             select contact_id from contacts where created_at is null or created_at < %(cutoff)s
             union
-            select contact_id from features
+            select distinct contact_id from _propensity_events
+            where event_at < %(cutoff)s and contact_id is not null
         ){label_cte}
         select
             universe.contact_id,
             {zeros},
-            (array_position(array[{stages}], contact_versions.lifecycle_stage) - 1)::double precision,
-            extract(epoch from %(cutoff)s - contacts.created_at)::double precision / 86400.0,
+            coalesce(array_position(array[{stages}], contact_versions.lifecycle_stage) - 1, -1)::double precision,
+            coalesce(extract(epoch from %(cutoff)s - contacts.created_at)::double precision / 86400.0, -1),
             coalesce(deals.deals_created, 0)::double precision,
             coalesce(deals.deals_won, 0)::double precision,
             coalesce(deals.deals_won_amount, 0)::double precision
@@ -316,17 +318,23 @@ def _check_classes(y: np.ndarray, period: str, as_of: date) -> None:
 
 def _digest(as_of: date, params: dict[str, Any], *arrays: np.ndarray) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"as_of": as_of.isoformat(), "params": params, "v": VERSION}, sort_keys=True).encode())
+    h.update(
+        json.dumps({"as_of": as_of.isoformat(), "params": params, "v": VERSION}, sort_keys=True).encode()
+    )
     for a in arrays:
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:12]
 
 
-def _write_scores(conn: psycopg.Connection, model: Any, run_id: str, cutoff: datetime, params: dict[str, Any]) -> int:
+def _write_scores(
+    conn: psycopg.Connection, model: Any, run_id: str, cutoff: datetime, params: dict[str, Any]
+) -> int:
     """Score every contact at ``cutoff`` in batches: read features from a server-side cursor, COPY scores."""
     from audience.warehouse import copy_rows  # noqa: PLC0415
 
-    scored_at = conn.execute("select trained_at from ml.model_runs where run_id = %s", (run_id,)).fetchone()[0]
+    scored_at = conn.execute("select trained_at from ml.model_runs where run_id = %s", (run_id,)).fetchone()[
+        0
+    ]
     conn.execute("delete from ml.propensity_scores")
     count = 0
     with conn.cursor(name="propensity_features") as named:
