@@ -1,5 +1,5 @@
--- One row per pixel event: renamed and cast, nothing else.
--- Minimal version owned by the behaviour area (it replaces this file at merge, same columns).
+-- One row per pixel event: payload fields renamed and cast, nothing else.
+-- Attribution to persons, page paths and sessions are in int_web_events__attributed.
 with
 
 source as (
@@ -12,15 +12,18 @@ renamed as (
 
     select
         _record_id as event_id,
-        payload ->> 'contact_id' as contact_id,
-        payload ->> 'anonymous_id' as anonymous_id,
+        _batch_id as batch_id,
+
         payload ->> 'event_name' as event_name,
-        payload ->> 'url' as url,
-        -- the URL's path: scheme, host, query and fragment dropped
-        substring(payload ->> 'url' from '^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)') as page_path,
         (payload ->> 'event_time')::timestamptz as event_at,
-        (payload ->> 'value')::numeric as value,
-        payload ->> 'currency' as currency
+        nullif(payload ->> 'contact_id', '') as hubspot_contact_id,
+        nullif(payload ->> 'anonymous_id', '') as anonymous_id,
+        payload ->> 'url' as url,
+        (payload ->> 'value')::numeric(14, 2) as value,
+        upper(nullif(payload ->> 'currency', '')) as currency_code,
+
+        _loaded_at as loaded_at
+
     from source
 
 )

@@ -1,0 +1,123 @@
+-- One row per pixel event before as_of_date, attributed to a person, with its page path and visit.
+--
+-- Attribution: the event's own HubSpot contact id; else (var web_stitch_anonymous_ids) the one
+-- contact its browser (anonymous_id) was identified as on other events. A browser seen with two
+-- or more contacts stays anonymous. Contacts map to persons through person_source_ids.
+--
+-- Visits: a visit (session) is a run of one browser's events with no gap longer than var
+-- visit_timeout_minutes (30); any event counts, not only page views.
+with
+
+events as (
+
+    select * from {{ ref('stg_web_events__events') }}
+    where event_at < {{ behaviour_period_end() }}
+
+),
+
+hubspot_persons as (
+
+    select source_id as hubspot_contact_id, person_id
+    from {{ ref('person_source_ids') }}
+    where source = 'hubspot'
+
+),
+
+browser_contacts as (
+
+    -- browsers identified as exactly one contact
+    select
+        anonymous_id,
+        min(hubspot_contact_id) as hubspot_contact_id
+    from events
+    where anonymous_id is not null and hubspot_contact_id is not null
+    group by anonymous_id
+    having count(distinct hubspot_contact_id) = 1
+
+),
+
+attributed as (
+
+    select
+        events.event_id,
+        events.event_name,
+        events.event_at,
+        events.anonymous_id,
+        events.url,
+        events.value,
+        events.currency_code,
+        {% if var('web_stitch_anonymous_ids') -%}
+        coalesce(events.hubspot_contact_id, browser_contacts.hubspot_contact_id) as hubspot_contact_id,
+        case
+            when events.hubspot_contact_id is not null then 'event'
+            when browser_contacts.hubspot_contact_id is not null then 'anonymous_id'
+        end as attribution_method,
+        {%- else -%}
+        events.hubspot_contact_id,
+        case when events.hubspot_contact_id is not null then 'event' end as attribution_method,
+        {%- endif %}
+        -- the browser when known, else the contact, else the event alone
+        coalesce(
+            'a:' || events.anonymous_id, 'c:' || events.hubspot_contact_id, 'e:' || events.event_id
+        ) as visitor_key
+    from events
+    left join browser_contacts
+        on events.anonymous_id = browser_contacts.anonymous_id
+
+),
+
+gaps as (
+
+    select
+        attributed.*,
+        lag(event_at) over (partition by visitor_key order by event_at, event_id) as previous_event_at
+    from attributed
+
+),
+
+flagged as (
+
+    select
+        gaps.*,
+        (
+            previous_event_at is null
+            or event_at - previous_event_at > interval '{{ var("visit_timeout_minutes") | int }} minutes'
+        ) as is_visit_start
+    from gaps
+
+),
+
+numbered as (
+
+    select
+        flagged.*,
+        sum(case when is_visit_start then 1 else 0 end) over (
+            partition by visitor_key order by event_at, event_id rows unbounded preceding
+        ) as visit_number
+    from flagged
+
+)
+
+select
+    numbered.event_id,
+    hubspot_persons.person_id,
+    numbered.anonymous_id,
+    numbered.event_name,
+    -- path without scheme, host, query or fragment; no trailing slash except for the home page
+    coalesce(
+        nullif(
+            rtrim(regexp_replace(regexp_replace(numbered.url, '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*', ''), '[?#].*$', ''), '/'),
+            ''
+        ),
+        '/'
+    ) as page_path,
+    numbered.url,
+    numbered.event_at,
+    {{ to_eur('numbered.value', 'numbered.currency_code') }} as value_eur,
+    numbered.hubspot_contact_id,
+    numbered.attribution_method,
+    md5(numbered.visitor_key || ':' || numbered.visit_number) as visit_id,
+    numbered.is_visit_start
+from numbered
+left join hubspot_persons
+    on numbered.hubspot_contact_id = hubspot_persons.hubspot_contact_id

@@ -1,0 +1,1 @@
+"""Evaluation of the segmentation layer against a synthetic world's planted truth."""
