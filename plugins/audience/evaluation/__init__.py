@@ -1,0 +1,1 @@
+"""Evaluations: how close the warehouse (after the pipeline ran) comes to a synthetic world's planted truth."""
