@@ -43,10 +43,10 @@
     nullif({{ strip_non_letters(strip_accents(fold_case(expr))) }}, '')
 {%- endmacro %}
 
-{#- Safe text -> boolean: 'true'/'false' (and yes/no, 1/0); anything else null instead of an error. -#}
+{#- Safe text -> boolean: 'true'/'false' (and yes/no, oui/non, 1/0); anything else null instead of an error. -#}
 {% macro text_to_boolean(expr) -%}
     case
-        when lower(btrim({{ expr }})) in ('true', 't', 'yes', 'y', '1', 'on') then true
-        when lower(btrim({{ expr }})) in ('false', 'f', 'no', 'n', '0', 'off') then false
+        when lower(btrim({{ expr }})) in ('true', 't', 'yes', 'y', '1', 'on', 'oui') then true
+        when lower(btrim({{ expr }})) in ('false', 'f', 'no', 'n', '0', 'off', 'non') then false
     end
 {%- endmacro %}

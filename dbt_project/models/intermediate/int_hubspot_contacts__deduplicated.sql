@@ -1,5 +1,6 @@
 -- The latest version of each HubSpot contact: highest updatedAt, then the latest load, then the
--- latest batch (a re-load of the same version changes nothing).
+-- latest batch (a re-load of the same version changes nothing). An erasure request seen on any
+-- version is kept (is_erasure_ever_requested): a later edit cannot withdraw it.
 with
 
 contact_versions as (
@@ -14,9 +15,11 @@ ranked as (
         contact_versions.*,
         row_number() over (
             partition by hubspot_contact_id
-            order by updated_at desc nulls last, loaded_at desc, batch_id desc, contact_version_id desc
+            order by {{ latest_version_first('updated_at', 'contact_version_id') }}
         ) as version_rank,
-        count(*) over (partition by hubspot_contact_id) as version_count
+        count(*) over (partition by hubspot_contact_id) as version_count,
+        coalesce(bool_or(is_erasure_requested) over (partition by hubspot_contact_id), false)
+            as is_erasure_ever_requested
     from contact_versions
 
 )
@@ -42,6 +45,7 @@ select
     created_at,
     updated_at,
     loaded_at,
-    version_count
+    version_count,
+    is_erasure_ever_requested
 from ranked
 where version_rank = 1

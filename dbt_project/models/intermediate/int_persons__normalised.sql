@@ -1,127 +1,108 @@
--- One row per person (today: one live HubSpot contact), every attribute cleaned and typed:
--- email and phone in canonical form, birth date parsed, gender and country mapped to codes.
+-- One row per person: the records identity resolution put together (int_contact_records__resolved),
+-- merged attribute by attribute.
+-- Survivorship: each attribute takes the value of the most recently updated record that has one
+-- (records ordered by updated_at, then HubSpot, Salesforce Contact, Salesforce Lead, files, then id).
+-- Consent is the latest signal from any source (with its source and time); missing everywhere = no.
+-- Erasure: a request from any record of the person, on any version ever loaded, wins for good.
 with
 
-contacts as (
+records as (
 
-    select * from {{ ref('int_hubspot_contacts__deduplicated') }}
-    where not is_archived
-
-),
-
-country_names as (
-
-    select * from {{ ref('int_country_names__unpivoted') }}
+    select * from {{ ref('int_contact_records__normalised') }}
 
 ),
 
--- one row, computed once (not re-filtered for every contact)
-default_country as materialized (
+resolved as (
 
-    select * from country_names
-    where country_lookup_key = lower('{{ var("default_country_iso2", "FR") }}')
+    select * from {{ ref('int_contact_records__resolved') }}
 
 ),
 
-cleaned as (
+person_records as (
 
     select
-        contacts.*,
-        {{ lookup_key('contacts.country_text') }} as country_lookup_key,
-        {{ birth_date_iso_text('contacts.birth_date_text') }} as birth_date_iso_text,
-        {{ birth_date_precision('contacts.birth_date_text') }} as birth_date_precision_if_valid,
-        {{ phone_digits('contacts.phone') }} as phone_digits,
-        {{ phone_is_international('contacts.phone') }} as is_phone_international,
-        -- 'F-75011', 'L-1234': a country letter in front of the postal code
-        regexp_replace({{ clean_text('contacts.zip') }}, '^[A-Za-z]{1,2}-(?=[0-9])', '') as zip_cleaned
-    from contacts
-    -- 'offset 0' keeps this step a separate subquery, so each regex-heavy column above is computed
-    -- once per row (later steps refer to it many times) and only when a query reads it
-    offset 0
+        resolved.person_id,
+        records.*,
+        case records.source
+            when 'hubspot' then 1
+            when 'salesforce_contact' then 2
+            when 'salesforce_lead' then 3
+            else 4
+        end as source_priority
+    from records
+    inner join resolved
+        on records.record_key = resolved.record_key
 
 ),
 
-with_country as (
+{%- set recency = 'updated_at desc nulls last, source_priority, source_id' %}
 
-    -- national phone numbers are read in the contact's country, else in var default_country_iso2
-    select
-        cleaned.*,
-        country_names.country_code,
-        country_names.zip_length,
-        coalesce(country_names.calling_code, default_country.calling_code) as phone_calling_code,
-        case
-            when country_names.country_code is not null then country_names.trunk_prefix
-            else default_country.trunk_prefix
-        end as phone_trunk_prefix,
-        coalesce(country_names.phone_nsn_min, default_country.phone_nsn_min) as phone_nsn_min,
-        coalesce(country_names.phone_nsn_max, default_country.phone_nsn_max) as phone_nsn_max
-    from cleaned
-    left join country_names
-        on cleaned.country_lookup_key = country_names.country_lookup_key
-    left join default_country
-        on true
-
-),
-
-final as (
+merged as (
 
     select
-        {{ person_key('hubspot', 'hubspot_contact_id') }} as person_id,
-        hubspot_contact_id,
+        person_id,
+        -- the lowest HubSpot id: the anchor whenever the person has a HubSpot record
+        (array_agg(source_id order by length(source_id), source_id)
+            filter (where source = 'hubspot'))[1] as hubspot_contact_id,
+        {{ latest_non_null('source_id', recency, 'case when source = \'salesforce_contact\' then 1 end') }}
+            as salesforce_contact_id,
+        {{ latest_non_null('source_id', recency, 'case when source = \'salesforce_lead\' then 1 end') }}
+            as salesforce_lead_id,
+        {{ latest_non_null('source_id', recency, 'case when source = \'files\' then 1 end') }}
+            as file_customer_id,
+        count(distinct source)::int as source_count,
+        count(*)::int as source_record_count,
 
-        {{ normalise_email('email') }} as email,
-        {{ normalise_phone(
-            'phone_digits', 'is_phone_international', 'phone_calling_code', 'phone_trunk_prefix',
-            'phone_nsn_min', 'phone_nsn_max'
-        ) }} as phone_e164_digits,
-        {{ clean_text('first_name') }} as first_name,
-        {{ clean_text('last_name') }} as last_name,
+        {{ latest_non_null('email', recency) }} as email,
+        {{ latest_non_null('phone_e164_digits', recency) }} as phone_e164_digits,
+        {{ latest_non_null('first_name', recency) }} as first_name,
+        {{ latest_non_null('last_name', recency) }} as last_name,
+        {{ latest_non_null('birth_date', recency) }} as birth_date,
+        {{ latest_non_null('birth_date_precision', recency, 'birth_date') }} as birth_date_precision,
+        bool_or(is_birth_date_invalid) as has_invalid_birth_date_text,
+        {{ latest_non_null('gender', recency) }} as gender,
+        {{ latest_non_null('zip', recency) }} as zip,
+        {{ latest_non_null('city', recency) }} as city,
+        {{ latest_non_null('country_code', recency) }} as country_code,
+        {{ latest_non_null('language', recency) }} as language,
 
-        {{ date_from_iso_text('birth_date_iso_text') }} as birth_date,
-        birth_date_precision_if_valid,
-        {{ clean_text('birth_date_text') }} is not null as has_birth_date_text,
-        {{ normalise_gender('gender_text') }} as gender,
+        {{ latest_non_null('has_marketing_consent', recency) }} as latest_consent_signal,
+        {{ latest_non_null('source', recency, 'has_marketing_consent') }} as consent_source,
+        {{ latest_non_null('updated_at', recency, 'has_marketing_consent') }} as consent_updated_at,
+        coalesce(bool_or(is_erasure_requested), false) as is_erasure_requested,
 
-        -- all-digit postal codes that lost their leading zero in a spreadsheet (01000 -> 1000)
-        case
-            when zip_cleaned ~ '^[0-9]+$' and length(zip_cleaned) = zip_length - 1
-                then lpad(zip_cleaned, zip_length, '0')
-            else zip_cleaned
-        end as zip,
-        {{ clean_text('city') }} as city,
-        country_code,
-        lower({{ clean_text('language') }}) as language,
-
-        coalesce(has_marketing_consent, false) as has_marketing_consent,
-        coalesce(is_erasure_requested, false) as is_erasure_requested,
-
-        created_at,
-        updated_at,
-        version_count
-    from with_country
-    offset 0  -- birth_date is read four times below: compute it once
+        min(created_at) as created_at,
+        max(updated_at) as updated_at
+    from person_records
+    group by person_id
 
 )
 
 select
     person_id,
     hubspot_contact_id,
+    salesforce_contact_id,
+    salesforce_lead_id,
+    file_customer_id,
+    source_count,
+    source_record_count,
     email,
     phone_e164_digits,
     first_name,
     last_name,
     birth_date,
-    case when birth_date is not null then birth_date_precision_if_valid end as birth_date_precision,
-    has_birth_date_text and birth_date is null as is_birth_date_invalid,
+    birth_date_precision,
+    birth_date is null and has_invalid_birth_date_text as is_birth_date_invalid,
     extract(year from age({{ as_of_date() }}, birth_date))::int as age,
     gender,
     zip,
     city,
     country_code,
     language,
-    has_marketing_consent,
+    coalesce(latest_consent_signal, false) as has_marketing_consent,
+    consent_source,
+    consent_updated_at,
     is_erasure_requested,
     created_at,
-    updated_at,
-    version_count
-from final
+    updated_at
+from merged

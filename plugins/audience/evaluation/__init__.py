@@ -1,1 +1,1 @@
-"""Evaluation of the segmentation layer against a synthetic world's planted truth."""
+"""Evaluations: how close the warehouse (after the pipeline ran) comes to a synthetic world's planted truth."""

@@ -1,15 +1,17 @@
--- Every source record behind each person: (source, source_id) -> person_id.
+-- Every live source record behind each person: (source, source_id) -> person_id, for the sources
+-- 'hubspot', 'salesforce_contact', 'salesforce_lead' and 'files' (file-drop customer_id).
 -- Downstream models map a source's records (web events, orders, comments) to persons through this.
 with
 
-persons as (
+resolved as (
 
-    select * from {{ ref('persons') }}
+    select * from {{ ref('int_contact_records__resolved') }}
 
 )
 
 select
-    'hubspot'::text as source,
-    hubspot_contact_id as source_id,
-    person_id
-from persons
+    source,
+    source_id,
+    person_id,
+    is_anchor
+from resolved

@@ -1,4 +1,5 @@
--- One row per person: the cleaned, typed profile every segment and audience builds on.
+-- One row per person (identity resolved across HubSpot, Salesforce and the CRM file drop): the
+-- cleaned, typed profile every segment and audience builds on.
 with
 
 persons as (
@@ -10,6 +11,11 @@ persons as (
 select
     person_id,
     hubspot_contact_id,
+    salesforce_contact_id,
+    salesforce_lead_id,
+    file_customer_id,
+    source_count,
+    source_record_count,
     email,
     phone_e164_digits,
     first_name,
@@ -22,6 +28,8 @@ select
     country_code,
     language,
     has_marketing_consent,
+    consent_source,
+    consent_updated_at,
     is_erasure_requested,
     updated_at,
     birth_date_precision,
