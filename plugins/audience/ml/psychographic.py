@@ -74,6 +74,7 @@ create table if not exists ml.text_authors (
     content_term_count integer not null,
     last_comment_at timestamptz,
     has_text        boolean not null,
+    created_at      timestamptz not null default now(),
     primary key (platform, author_id)
 );
 do $$
@@ -83,11 +84,13 @@ begin
         if exists (select 1 from pg_type where typname = 'vector') then
             create table ml.author_embeddings (
                 run_id text not null, platform text not null, author_id text not null,
-                embedding vector({EMBEDDING_DIM}) not null, primary key (platform, author_id));
+                embedding vector({EMBEDDING_DIM}) not null,
+                created_at timestamptz not null default now(), primary key (platform, author_id));
         else
             create table ml.author_embeddings (
                 run_id text not null, platform text not null, author_id text not null,
-                embedding real[] not null, primary key (platform, author_id));
+                embedding real[] not null,
+                created_at timestamptz not null default now(), primary key (platform, author_id));
         end if;
     end if;
 end
@@ -98,6 +101,7 @@ create table if not exists ml.author_clusters (
     author_id       text not null,
     cluster_id      integer,
     similarity      real,
+    created_at      timestamptz not null default now(),
     primary key (platform, author_id)
 );
 create table if not exists ml.interest_clusters (
@@ -105,7 +109,8 @@ create table if not exists ml.interest_clusters (
     cluster_id      integer not null primary key,
     cluster_name    text not null,
     top_terms       text[] not null,
-    size            integer not null
+    size            integer not null,
+    created_at      timestamptz not null default now()
 );
 create table if not exists ml.cluster_selection (
     run_id          text not null,
@@ -114,6 +119,7 @@ create table if not exists ml.cluster_selection (
     silhouette      double precision,
     inertia         double precision not null,
     is_chosen       boolean not null,
+    created_at      timestamptz not null default now(),
     primary key (algorithm, k)
 );
 """
