@@ -46,7 +46,9 @@ def evaluate(conn: psycopg.Connection, world_dir: Path) -> dict[str, Any]:
         for row in _jsonl(world_dir / "truth_social.jsonl")
     }
 
-    authors = conn.execute("select count(*), count(*) filter (where has_text) from ml.text_authors").fetchone()
+    authors = conn.execute(
+        "select count(*), count(*) filter (where has_text) from ml.text_authors"
+    ).fetchone()
     planted: list[str] = []
     found: list[int] = []
     members: dict[int, Counter[str]] = defaultdict(Counter)
@@ -76,10 +78,8 @@ def evaluate(conn: psycopg.Connection, world_dir: Path) -> dict[str, Any]:
     }
 
     if _relation_exists(conn, "marts.interest_clusters"):
-        labels = dict(conn.execute("select cluster_id, interest_label from marts.interest_clusters"))
-        agree = sum(
-            1 for cid, counts in members.items() if labels.get(cid) == counts.most_common(1)[0][0]
-        )
+        labels = dict(conn.execute("select interest_cluster_id, interest_label from marts.interest_clusters"))
+        agree = sum(1 for cid, counts in members.items() if labels.get(cid) == counts.most_common(1)[0][0])
         result["clusters_labelled"] = sum(1 for cid in members if labels.get(cid))
         result["cluster_label_accuracy"] = round(agree / len(members), 4) if members else 0.0
 
