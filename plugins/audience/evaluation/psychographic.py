@@ -80,8 +80,11 @@ def evaluate(conn: psycopg.Connection, world_dir: Path) -> dict[str, Any]:
     if _relation_exists(conn, "marts.interest_clusters"):
         labels = dict(conn.execute("select interest_cluster_id, interest_label from marts.interest_clusters"))
         agree = sum(1 for cid, counts in members.items() if labels.get(cid) == counts.most_common(1)[0][0])
-        result["clusters_labelled"] = sum(1 for cid in members if labels.get(cid))
+        labelled = sum(1 for cid in members if labels.get(cid))
+        result["clusters_labelled"] = labelled
+        # share of all clusters whose label is their majority planted interest (unlabelled count as wrong)
         result["cluster_label_accuracy"] = round(agree / len(members), 4) if members else 0.0
+        result["labelled_cluster_accuracy"] = round(agree / labelled, 4) if labelled else None
 
     if _relation_exists(conn, "marts.person_psychographics") and _relation_exists(conn, "marts.persons"):
         rows = conn.execute(

@@ -484,6 +484,14 @@ def run(conn: psycopg.Connection, *, seed: int = 0, settings: Settings | None = 
                 max_agglomerative=settings.max_agglomerative,
                 silhouette_sample=settings.silhouette_sample,
             )
+            log.info(
+                "psychographic: k, silhouette, inertia (kmeans): %s",
+                "; ".join(
+                    f"{c.k} {c.silhouette if c.silhouette is None else round(c.silhouette, 3)} {c.inertia:.0f}"
+                    for c in candidates
+                    if c.algorithm == "kmeans"
+                ),
+            )
             labels = _renumber(best.labels)
             for row, (i, label) in enumerate(zip(known, labels.tolist(), strict=True)):
                 labels_by_author[i] = int(label)
