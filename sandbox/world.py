@@ -187,18 +187,6 @@ PRODUCTS: dict[str, tuple[tuple[str, float], ...]] = {
 EVENT_NAMES = ("PageView", "ViewContent", "AddToCart", "InitiateCheckout", "Purchase", "CartAbandon")
 
 
-def _event_weights(intent: float) -> tuple[float, ...]:
-    """Relative odds of each event name for a person of this purchase intent (0..1)."""
-    return (
-        1.0,  # PageView
-        0.8,  # ViewContent
-        0.05 + 0.55 * intent,  # AddToCart
-        0.01 + 0.30 * intent,  # InitiateCheckout
-        0.005 + 0.30 * intent * intent,  # Purchase
-        0.03 + 0.20 * intent * (1 - intent),  # CartAbandon
-    )
-
-
 BITS = 12
 SIZE = 1 << BITS  # every lookup table has exactly SIZE entries: index with rng.getrandbits(BITS)
 
@@ -282,42 +270,51 @@ class _EventFiles:
             fh.close()
 
 
-def _event_fragments(persona: Persona, cluster: str, intent: float) -> tuple[tuple[str, bool], ...]:
-    """Lookup table of '"event_name":..,"url":..,"value":..,"currency":..,' parts (+ is-a-purchase)."""
-    weighted: list[tuple[tuple[str, bool], float]] = []
+class _Product(NamedTuple):
+    """One product's pre-quoted event fragments ('"event_name":..,"url":..,"value":..,"currency":..,')."""
+
+    view: str
+    cart: str
+    checkout: str
+    abandon: str
+    purchases: tuple[str, str, str]  # quantity 1, 2, 3
+
+
+def _page_views(cluster: str) -> tuple[str, ...]:
+    """PageView fragments: the shop's general pages, and (40 %) the person's own interest page."""
     pages = ("/", "/new-in", "/sale", "/about", "/blog", "/stores", "/faq")
-    products = PRODUCTS[cluster]
-    for name, odds in zip(EVENT_NAMES, _event_weights(intent), strict=True):
-        head = f'"event_name":"{name}",'
-        if name == "PageView":
-            for page in pages:
-                weighted.append(
-                    (
-                        (f'{head}"url":"{SHOP}{page}","value":null,"currency":null,', False),
-                        odds * 0.6 / len(pages),
-                    )
-                )
-            weighted.append(
-                ((f'{head}"url":"{SHOP}/{cluster}","value":null,"currency":null,', False), odds * 0.4)
-            )
-            continue
-        quantities = (1, 2, 3) if name == "Purchase" else (1,)
-        for slug, price in products:
-            for qty in quantities:
-                if name == "Purchase":
-                    url = f"{SHOP}/checkout/confirmation"
-                elif name in ("InitiateCheckout", "CartAbandon"):
-                    url = f"{SHOP}/checkout"
-                else:
-                    url = f"{SHOP}/{cluster}/{slug}"
-                value = price * qty * persona.price_factor
-                weighted.append(
-                    (
-                        (f'{head}"url":"{url}","value":{value:.2f},"currency":"EUR",', name == "Purchase"),
-                        odds / len(products) / len(quantities),
-                    )
-                )
+    head = '"event_name":"PageView",'
+    weighted = [
+        (f'{head}"url":"{SHOP}{page}","value":null,"currency":null,', 0.6 / len(pages)) for page in pages
+    ]
+    weighted.append((f'{head}"url":"{SHOP}/{cluster}","value":null,"currency":null,', 0.4))
     return table(weighted)
+
+
+def _products(persona: Persona, cluster: str) -> tuple[_Product, ...]:
+    out = []
+    for slug, price in PRODUCTS[cluster]:
+        value = price * persona.price_factor
+
+        def frag(name: str, url: str, amount: float) -> str:
+            return f'"event_name":"{name}","url":"{url}","value":{amount:.2f},"currency":"EUR",'
+
+        page = f"{SHOP}/{cluster}/{slug}"
+        out.append(
+            _Product(
+                frag("ViewContent", page, value),
+                frag("AddToCart", page, value),
+                frag("InitiateCheckout", f"{SHOP}/checkout", value),
+                frag("CartAbandon", f"{SHOP}/checkout", value),
+                tuple(frag("Purchase", f"{SHOP}/checkout/confirmation", value * q) for q in (1, 2, 3)),
+            )
+        )
+    return tuple(out)
+
+
+def _funnel_odds(intent: float) -> tuple[float, float, float, float]:
+    """P(views a product), P(adds it to the cart | viewed), P(checks out | cart), P(buys | checkout)."""
+    return 0.55 + 0.30 * intent, 0.08 + 0.60 * intent, 0.30 + 0.50 * intent, 0.30 + 0.60 * intent
 
 
 class _NameForms(NamedTuple):
@@ -399,11 +396,9 @@ class _Tables:
             False: table([(_jstr(v), w) for v, w in GENDER_TYPED["m"]]),
         }
         self.cluster_any = even(INTEREST_CLUSTERS)
-        # [persona][cluster][intent bucket 0..10] -> event fragments
-        self.events = {
-            p.name: {c: [_event_fragments(p, c, b / 10) for b in range(11)] for c in INTEREST_CLUSTERS}
-            for p in PERSONAS
-        }
+        self.page_views = {c: _page_views(c) for c in INTEREST_CLUSTERS}
+        # [persona][cluster] -> the cluster's products, priced for the persona
+        self.products = {p.name: {c: _products(p, c) for c in INTEREST_CLUSTERS} for p in PERSONAS}
 
 
 # Mobile numbers: leading digits of the national number and how many random digits follow.
@@ -725,38 +720,65 @@ def generate(
             consenting += consent
             erasures += erasure
 
-            # -- web events: activity and funnel depth follow intent
+            # -- web events: visits are funnel journeys (pages, a product, cart, checkout, purchase or
+            # abandon), deeper the higher the intent; they cluster in an in-market period around one
+            # day (most people are in market lately), with some background browsing on other days
             n_events = int(events_scale * (0.5 + intent) + rnd())
             if n_events:
                 first_day = max(0, created_ms // 86_400_000 - event_day0)
                 span = EVENT_DAYS - first_day
                 if span > 0:
-                    fragments = tabs.events[persona.name]
-                    bucket = int(intent * 10 + 0.5)
-                    own = fragments[cluster][bucket]
+                    pages = tabs.page_views[cluster]
+                    products = tabs.products[persona.name]
+                    own = products[cluster]
+                    p_view, p_cart, p_checkout, p_buy = _funnel_odds(intent)
                     cid = f'"contact_id":"{contact_id}",'
                     anon = f'"anonymous_id":"anon-{(i * 2654435761 + seed) & 0xFFFFFFFFFF:010x}",'
                     identified = 0.35 + 0.4 * consent
-                    day = first_day + int(span * (1 - rnd() ** 1.5))
-                    t = 21_600_000 + int(rnd() * 64_800_000)  # sessions start between 06:00 and 24:00
-                    for _ in range(n_events):
-                        if rnd() < 0.3:  # a new session, another day
-                            day = first_day + int(span * (1 - rnd() ** 1.5))
-                            t = 21_600_000 + int(rnd() * 64_800_000)
+                    centre = first_day + int(span * (1 - rnd() ** 1.5))
+                    width = 2.0 + 6.0 * rnd()
+                    left = n_events
+                    while left > 0:
+                        if rnd() < 0.8:
+                            day = centre + int((rnd() + rnd() + rnd() - 1.5) * 2 * width)
+                            day = (
+                                first_day if day < first_day else EVENT_DAYS - 1 if day >= EVENT_DAYS else day
+                            )
                         else:
+                            day = first_day + int(span * rnd())
+                        steps = [(pages[bits(BITS)], False)]
+                        while rnd() < 0.35:
+                            steps.append((pages[bits(BITS)], False))
+                        if rnd() < p_view:
+                            shelf = own if rnd() < 0.7 else products[cluster_any[bits(BITS)]]
+                            product = shelf[int(rnd() * len(shelf))]
+                            steps.append((product.view, False))
+                            if rnd() < 0.3:
+                                steps.append((product.view, False))
+                            if rnd() < p_cart:
+                                steps.append((product.cart, False))
+                                if rnd() < p_checkout:
+                                    steps.append((product.checkout, False))
+                                    if rnd() < p_buy:
+                                        steps.append((product.purchases[int(rnd() ** 3 * 3)], True))
+                                    else:
+                                        steps.append((product.abandon, False))
+                                elif rnd() < 0.5:
+                                    steps.append((product.abandon, False))
+                        if len(steps) > left:
+                            del steps[left:]
+                        left -= len(steps)
+                        t = 21_600_000 + int(rnd() * 64_800_000)  # visits start between 06:00 and 24:00
+                        for frag, purchase in steps:
+                            who = cid if rnd() < (0.97 if purchase else identified) else '"contact_id":null,'
+                            event_seq += 1
+                            ev_buffers[day].append(
+                                f'{{"event_id":"ev-{seed}-{event_seq}",{frag}{who}{anon}'
+                                f'"event_time":"{ev_days[day]}T{hms[t // 1000]}.{t % 1000:03d}Z"}}\n'
+                            )
                             t += 20_000 + int(rnd() * 180_000)
                             if t >= 86_400_000:
                                 t = 86_399_999
-                        if rnd() < 0.7:
-                            frag, purchase = own[bits(BITS)]
-                        else:
-                            frag, purchase = fragments[cluster_any[bits(BITS)]][bucket][bits(BITS)]
-                        who = cid if rnd() < (0.97 if purchase else identified) else '"contact_id":null,'
-                        event_seq += 1
-                        ev_buffers[day].append(
-                            f'{{"event_id":"ev-{seed}-{event_seq}",{frag}{who}{anon}'
-                            f'"event_time":"{ev_days[day]}T{hms[t // 1000]}.{t % 1000:03d}Z"}}\n'
-                        )
             if len(contact_buf) >= 5000:
                 contacts_fh.write("".join(contact_buf))
                 truth_fh.write("".join(truth_buf))

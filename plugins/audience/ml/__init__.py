@@ -12,7 +12,7 @@ import importlib
 import psycopg
 
 # the model modules of this package that own ml.* tables, in the order their DDL is applied
-MODULES: tuple[str, ...] = ("propensity",)
+MODULES: tuple[str, ...] = ("psychographic", "propensity")
 
 
 def ensure_tables(conn: psycopg.Connection) -> None:
