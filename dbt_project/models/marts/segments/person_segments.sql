@@ -57,7 +57,7 @@ select
     -- who
     coalesce(demographics.age, persons.age) as age,
     demographics.age_band,
-    coalesce(demographics.gender, persons.gender) as gender,
+    coalesce(nullif(demographics.gender, 'unknown'), persons.gender) as gender,
     coalesce(demographics.language, persons.language) as language,
     persons.country_code,
     persons.source_count,
