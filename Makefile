@@ -2,13 +2,14 @@
 #   make demo     the whole pipeline on the embedded default, with a summary
 #   make test     the test suite (what CI runs)
 #   make airflow  Airflow standalone with this project's DAGs, the warehouse and the sandbox
+#   make evaluate the demo, then its segments scored against the synthetic world's planted truth
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test airflow bench-ingest dbt-parse env lint format clean stop
+.PHONY: install demo test evaluate audiences airflow bench-ingest dbt-parse env lint format clean stop
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +26,16 @@ demo: install
 	$(BIN)/audience demo
 
 test: install
+	$(BIN)/audience audiences check
 	$(BIN)/audience dbt-parse >/dev/null
 	$(BIN)/pytest -q
+
+evaluate: install
+	$(BIN)/audience demo
+	$(BIN)/audience evaluate
+
+audiences: install
+	$(BIN)/audience audiences compile
 
 airflow: install
 	$(BIN)/audience airflow

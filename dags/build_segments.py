@@ -11,7 +11,7 @@
 3. **Quality gate** (Great Expectations + statistical checks). Only a passing
    gate emits the `segments_validated` asset, which schedules `sync_audiences`.
 
-Triggered by new CRM contacts or web events. The dbt profile comes from the
+Triggered by new CRM contacts, web events, social comments or open data. The dbt profile comes from the
 Airflow connection `warehouse`.
 """
 
@@ -24,8 +24,10 @@ from audience.assets import (
     AUDIENCE_MEMBERS,
     ML_PROPENSITY,
     ML_PSYCHOGRAPHIC,
+    RAW_FACEBOOK_COMMENTS,
     RAW_FILES_CONTACTS,
     RAW_HUBSPOT_CONTACTS,
+    RAW_INSEE_COMMUNES,
     RAW_SALESFORCE_CONTACTS,
     RAW_WEB_EVENTS,
     SEGMENTS_VALIDATED,
@@ -35,7 +37,14 @@ from audience.dbt import dbt_task_group
 
 @dag(
     dag_id="build_segments",
-    schedule=(RAW_HUBSPOT_CONTACTS | RAW_SALESFORCE_CONTACTS | RAW_FILES_CONTACTS | RAW_WEB_EVENTS),
+    schedule=(
+        RAW_HUBSPOT_CONTACTS
+        | RAW_SALESFORCE_CONTACTS
+        | RAW_FILES_CONTACTS
+        | RAW_WEB_EVENTS
+        | RAW_FACEBOOK_COMMENTS
+        | RAW_INSEE_COMMUNES
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

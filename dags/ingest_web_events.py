@@ -19,5 +19,10 @@ from __future__ import annotations
 # the airflow DAG is built by the shared ingest shape: one task per feed of this family
 from audience.ingest_dags import ingest_dag
 
-dag = ingest_dag("ingest_web_events", schedule="@hourly", tags=["web"], doc_md=__doc__,
-    since_help="Only partitions from this day on (YYYY-MM-DD).")
+dag = ingest_dag(
+    "ingest_web_events",
+    schedule="@hourly",
+    tags=["web"],
+    doc_md=__doc__,
+    since_help="Only partitions from this day on (YYYY-MM-DD).",
+)

@@ -28,10 +28,15 @@ from audience.assets import SEGMENTS_VALIDATED
     doc_md=__doc__,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"},
     params={
-        "audiences": Param([], type="array", items={"type": "string"},
-                           description="Audience keys to sync; empty = all."),
-        "destinations": Param(["facebook"], type="array", items={"type": "string", "enum": ["facebook"]},
-                              description="Destinations to sync."),
+        "audiences": Param(
+            [], type="array", items={"type": "string"}, description="Audience keys to sync; empty = all."
+        ),
+        "destinations": Param(
+            ["facebook"],
+            type="array",
+            items={"type": "string", "enum": ["facebook"]},
+            description="Destinations to sync.",
+        ),
         "dry_run": Param(False, type="boolean", description="Compute and report the changes, send nothing."),
         "full_refresh": Param(False, type="boolean", description="Replace each audience's members."),
     },
@@ -51,8 +56,12 @@ def sync_audiences():
 
         get_current_context()["sync_label"] = f"{target['audience_key']} → {target['destination']}"
 
-        return sync_one(target["audience_key"], target["destination"], dry_run=bool(params["dry_run"]),
-                        full_refresh=bool(params["full_refresh"]))
+        return sync_one(
+            target["audience_key"],
+            target["destination"],
+            dry_run=bool(params["dry_run"]),
+            full_refresh=bool(params["full_refresh"]),
+        )
 
     sync.expand(target=plan())
 

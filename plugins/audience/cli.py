@@ -1,14 +1,15 @@
 """The ``audience`` command.
 
-    audience warehouse uri|start|stop    the warehouse (embedded by default)
-    audience env                         write .env (warehouse + sandbox) and print it
-    audience sandbox serve [--port N]    the fake SaaS APIs, in the foreground
-    audience world generate ...          a synthetic world for the sandbox
-    audience demo [--contacts N]         the whole pipeline through Airflow, with a summary
-    audience airflow                     Airflow standalone on this project's DAGs (+ sandbox)
-    audience dbt-parse                   write dbt_project/target/manifest.json (Cosmos renders from it)
-    audience bench-ingest [...]          each loader's rows/s beside a plain COPY of the same rows
-    audience audiences compile|check|list  the audience catalogue (audiences/*.yml) -> dbt models
+audience warehouse uri|start|stop    the warehouse (embedded by default)
+audience env                         write .env (warehouse + sandbox) and print it
+audience sandbox serve [--port N]    the fake SaaS APIs, in the foreground
+audience world generate ...          a synthetic world for the sandbox
+audience demo [--contacts N]         the whole pipeline through Airflow, with a summary
+audience airflow                     Airflow standalone on this project's DAGs (+ sandbox)
+audience dbt-parse                   write dbt_project/target/manifest.json (Cosmos renders from it)
+audience bench-ingest [...]          each loader's rows/s beside a plain COPY of the same rows
+audience audiences compile|check|list  the audience catalogue (audiences/*.yml) -> dbt models
+audience evaluate                    segments against the synthetic world's planted truth
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def _cmd_world(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else runtime.world_dir()
     out.mkdir(parents=True, exist_ok=True)
-    summary = generate(out, contacts=args.contacts, events_per_contact=args.events_per_contact, seed=args.seed)
+    summary = generate(
+        out, contacts=args.contacts, events_per_contact=args.events_per_contact, seed=args.seed
+    )
     print(f"world written to {out}: {summary}")
     return 0
 
@@ -86,6 +89,7 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
     os.environ.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "INFO"
     with runtime.sandbox_running() as url:
+        runtime.relax_sandbox_open_data(url)
         print(f"sandbox APIs at {url}; warehouse {os.environ['AIRFLOW_CONN_WAREHOUSE'].split('@')[-1]}")
         print("Airflow UI: http://localhost:8080 (Ctrl-C stops Airflow and the sandbox)", flush=True)
         try:
@@ -113,9 +117,16 @@ def _cmd_audiences(args: argparse.Namespace) -> int:
     return run(args.action, folder=args.catalogue, project_dir=args.project)
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from audience import evaluate  # noqa: PLC0415
+
+    return evaluate.main(Path(args.world) if args.world else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="audience", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="audience", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("warehouse", help="the warehouse connection and the embedded server")
@@ -144,14 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_world)
 
     p = sub.add_parser("demo", help="run the whole pipeline through Airflow and print a summary")
-    p.add_argument("--contacts", type=int, default=None, help="contacts in the synthetic world (default 10000)")
+    p.add_argument(
+        "--contacts", type=int, default=None, help="contacts in the synthetic world (default 10000)"
+    )
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("airflow", help="Airflow standalone on this project's DAGs, with the sandbox")
     p.set_defaults(func=_cmd_airflow)
 
-    p = sub.add_parser("bench-ingest", help="loader rows/s beside a plain COPY of the same rows (options: --help)",
-                       add_help=False)
+    p = sub.add_parser(
+        "bench-ingest",
+        help="loader rows/s beside a plain COPY of the same rows (options: --help)",
+        add_help=False,
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_bench_ingest)
 
@@ -164,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--catalogue", type=Path, help="catalogue folder (default audiences/)")
     p.add_argument("--project", type=Path, help="dbt project (default dbt_project/)")
     p.set_defaults(func=_cmd_audiences)
+
+    p = sub.add_parser(
+        "evaluate", help="ARI, AUC and merge rate against the world's planted truth (after demo)"
+    )
+    p.add_argument("--world", help="world folder (default .local/world, the demo's)")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("dbt-parse", help="write the dbt manifest Cosmos renders the DAG from")
     p.set_defaults(func=_cmd_dbt_parse)

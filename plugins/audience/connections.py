@@ -47,7 +47,9 @@ def parse(conn_id: str, value: str) -> Conn:
         try:
             data = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise SettingError(f"{env_name} is not valid JSON ({exc.msg}); use a URI or a JSON object") from None
+            raise SettingError(
+                f"{env_name} is not valid JSON ({exc.msg}); use a URI or a JSON object"
+            ) from None
         extra = data.get("extra") or {}
         if isinstance(extra, str):
             try:

@@ -68,8 +68,13 @@ def ensure_manifest() -> Path:
     """Write target/manifest.json with ``dbt parse`` when missing or older than the project files."""
     path = manifest_path()
     newest = max(
-        (p.stat().st_mtime for p in project_dir().rglob("*") if p.suffix in {".sql", ".yml", ".yaml", ".csv"}
-         and "target" not in p.parts and "logs" not in p.parts),
+        (
+            p.stat().st_mtime
+            for p in project_dir().rglob("*")
+            if p.suffix in {".sql", ".yml", ".yaml", ".csv"}
+            and "target" not in p.parts
+            and "logs" not in p.parts
+        ),
         default=0,
     )
     if path.exists() and path.stat().st_mtime >= newest:
@@ -103,11 +108,15 @@ def dbt_task_group(group_id: str = "dbt", **kwargs: Any):
 
     manifest = manifest_path()
     if manifest.exists():
-        project = ProjectConfig(dbt_project_path=project_dir(), manifest_path=manifest, install_dbt_deps=False)
+        project = ProjectConfig(
+            dbt_project_path=project_dir(), manifest_path=manifest, install_dbt_deps=False
+        )
         load_method = LoadMode.DBT_MANIFEST
     else:
         # no manifest yet (fresh checkout): Cosmos reads the project files itself
-        log.warning("dbt manifest missing (%s); run `make dbt-parse`. Rendering from the project files.", manifest)
+        log.warning(
+            "dbt manifest missing (%s); run `make dbt-parse`. Rendering from the project files.", manifest
+        )
         project = ProjectConfig(dbt_project_path=project_dir(), install_dbt_deps=False)
         load_method = LoadMode.CUSTOM
     profile = ProfileConfig(

@@ -107,15 +107,52 @@ def collect_summary(sandbox_url: str) -> dict[str, Any]:
         ).fetchall():
             # names come from ops.ingest_batches, written by the loaders from the feed catalogue
             total = conn.execute(f'select count(*) from raw."{source}__{entity}"').fetchone()[0]
-            out["ingest"].append({"source": source, "entity": entity, "last_batch_rows": int(rows),
-                                  "rejected": int(rejected), "rows_in_raw": int(total)})
+            out["ingest"].append(
+                {
+                    "source": source,
+                    "entity": entity,
+                    "last_batch_rows": int(rows),
+                    "rejected": int(rejected),
+                    "rows_in_raw": int(total),
+                }
+            )
         out["persons"] = conn.execute("select count(*) from marts.persons").fetchone()[0]
+        out["source_records"] = conn.execute("select count(*) from marts.person_source_ids").fetchone()[0]
         out["segments"] = {
             band: int(n)
             for band, n in conn.execute(
                 "select age_band, count(*) from marts.seg_age_band group by 1 order by 1"
             ).fetchall()
         }
+        out["tiers"] = dict(
+            conn.execute(
+                "select engagement_tier, count(*) from marts.person_engagement group by 1 order by 1"
+            ).fetchall()
+        )
+        out["interests"] = dict(
+            conn.execute(
+                "select coalesce(interest_label, case when has_text then 'unlabelled' else 'no text' end), count(*) "
+                "from marts.person_psychographics group by 1 order by 2 desc"
+            ).fetchall()
+        )
+        out["personas"] = conn.execute(
+            "select count(*), min(persona_size), max(persona_size) from marts.personas where persona_id <> 'other'"
+        ).fetchone()
+        out["models"] = {
+            "propensity_auc_holdout": conn.execute(
+                "select auc_holdout from ml.model_runs order by trained_at desc limit 1"
+            ).fetchone(),
+            "psychographic": conn.execute(
+                "select k, round(silhouette::numeric, 3) from ml.cluster_selection where is_chosen "
+                "and run_id = (select run_id from ml.psychographic_runs order by finished_at desc limit 1)"
+            ).fetchone(),
+        }
+        out["catalogue"] = [
+            dict(zip(("audience", "members", "syncable", "destinations"), row, strict=True))
+            for row in conn.execute(
+                "select audience_key, member_count, is_syncable, destinations from marts.audiences order by 1"
+            ).fetchall()
+        ]
         out["validation"] = _validation_verdict(conn)
         out["audiences"] = {
             key: int(n)
@@ -124,8 +161,13 @@ def collect_summary(sandbox_url: str) -> dict[str, Any]:
             ).fetchall()
         }
         out["sync_runs"] = [
-            dict(zip(("audience", "destination", "added", "removed", "unchanged", "requests", "outcome"), row,
-                     strict=True))
+            dict(
+                zip(
+                    ("audience", "destination", "added", "removed", "unchanged", "requests", "outcome"),
+                    row,
+                    strict=True,
+                )
+            )
             for row in conn.execute(
                 """
                 select distinct on (audience_key, destination)
@@ -151,8 +193,12 @@ def _validation_verdict(conn: Any) -> dict[str, Any]:
     ).fetchone()
     if not row:
         return {"verdict": "not run"}
-    return {"run_id": row[0], "passed": int(row[1]), "failed": int(row[2]),
-            "verdict": "PASS" if row[2] == 0 else "FAIL"}
+    return {
+        "run_id": row[0],
+        "passed": int(row[1]),
+        "failed": int(row[2]),
+        "verdict": "PASS" if row[2] == 0 else "FAIL",
+    }
 
 
 def _platform_count(platform: Any, audience_key: str) -> int | None:
@@ -171,22 +217,43 @@ def render(summary: dict[str, Any], timings: dict[str, float], total_s: float) -
             f"  {item['source'] + '.' + item['entity']:<26} this run {item['last_batch_rows']:>7,}  "
             f"rejected {item['rejected']:>5,}  in raw {item['rows_in_raw']:>8,}"
         )
-    lines.append(f"Persons: {summary['persons']:,}")
-    lines.append("Segment sizes (age band):")
-    for band, n in summary["segments"].items():
-        lines.append(f"  {band:<10} {n:>7,}")
+    lines.append(f"Persons: {summary['persons']:,} (from {summary['source_records']:,} CRM records)")
+    lines.append("Age bands: " + ", ".join(f"{k} {v:,}" for k, v in summary["segments"].items()))
+    lines.append("Engagement tiers: " + ", ".join(f"{k} {v:,}" for k, v in summary["tiers"].items()))
+    lines.append(
+        "Interests (from social comments): "
+        + ", ".join(f"{k} {v:,}" for k, v in summary["interests"].items())
+    )
+    n_personas, smallest, largest = summary["personas"]
+    lines.append(f"Personas: {n_personas} (sizes {smallest}–{largest}, plus 'other')")
+    auc = summary["models"]["propensity_auc_holdout"]
+    psycho = summary["models"]["psychographic"]
+    lines.append(
+        "Models: propensity held-out AUC "
+        + (f"{float(auc[0]):.3f}" if auc and auc[0] is not None else "-")
+        + "; interest clusters "
+        + (f"k={psycho[0]} (silhouette {psycho[1]})" if psycho else "-")
+    )
     v = summary["validation"]
-    lines.append(f"Validation: {v['verdict']}" + (f" ({v['passed']} checks passed, {v['failed']} failed)"
-                                                  if "passed" in v else ""))
+    lines.append(
+        f"Validation: {v['verdict']}"
+        + (f" ({v['passed']} checks passed, {v['failed']} failed)" if "passed" in v else "")
+    )
     lines.append("Audiences (warehouse → platform, as the sandbox now holds them):")
-    for key, n in summary["audiences"].items():
-        held = _platform_count(summary["platform"], key)
+    for item in summary["catalogue"]:
+        key, n = item["audience"], summary["audiences"].get(item["audience"], 0)
         runs = [r for r in summary["sync_runs"] if r["audience"] == key]
-        for r in runs or [{"destination": "facebook", "added": 0, "removed": 0, "outcome": "not synced"}]:
+        if not runs:
+            why = "below its minimum size" if not item["syncable"] else "not synced"
+            lines.append(f"  {key:<34} members {n:>7,}  ({why}; not sent)")
+            continue
+        held = _platform_count(summary["platform"], key)
+        for r in runs:
             match = "match" if held == n else "MISMATCH"
             lines.append(
-                f"  {key:<20} {r['destination']:<9} members {n:>7,}  platform holds {held if held is not None else '-':>7}"
-                f"  ({match}; this run +{r['added']:,} −{r['removed']:,}, {r['outcome']})"
+                f"  {key:<34} {r['destination']:<9} members {n:>7,}  platform holds "
+                f"{held if held is not None else '-':>7}  ({match}; this run +{r['added']:,} −{r['removed']:,}, "
+                f"{r['outcome']})"
             )
     lines.append("DAG wall times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
     lines.append(f"Total: {total_s:.0f}s")
@@ -195,12 +262,17 @@ def render(summary: dict[str, Any], timings: dict[str, float], total_s: float) -
 
 def main(contacts: int | None = None) -> int:
     started = time.monotonic()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     setup = prepare(contacts=contacts)
     world = setup["world"]
-    log.info("warehouse %s; world %s contacts (%s)", setup["warehouse"], world.get("contacts"),
-             "reused" if world.get("reused") else "generated")
+    log.info(
+        "warehouse %s; world %s contacts (%s)",
+        setup["warehouse"],
+        world.get("contacts"),
+        "reused" if world.get("reused") else "generated",
+    )
     with runtime.sandbox_running() as url:
         log.info("sandbox APIs at %s", url)
         runtime.relax_sandbox_open_data(url)
@@ -214,10 +286,22 @@ def main(contacts: int | None = None) -> int:
     print(render(summary, timings, total))
     from audience.settings import local_dir  # noqa: PLC0415
 
-    (local_dir() / "demo_summary.json").write_text(json.dumps({"summary": summary, "timings": timings}, indent=2,
-                                                              default=str))
-    mismatched = [k for k, n in summary["audiences"].items() if _platform_count(summary["platform"], k) != n]
+    (local_dir() / "demo_summary.json").write_text(
+        json.dumps({"summary": summary, "timings": timings}, indent=2, default=str)
+    )
+    synced = {r["audience"] for r in summary["sync_runs"]}
+    mismatched = [
+        k
+        for k, n in summary["audiences"].items()
+        if k in synced and _platform_count(summary["platform"], k) != n
+    ]
+    missing = [i["audience"] for i in summary["catalogue"] if i["syncable"] and i["audience"] not in synced]
+    if missing:
+        print(f"\ndemo failed: syncable audiences were not synced: {missing}", file=sys.stderr)
+        return 1
     if mismatched:
-        print(f"\ndemo failed: platform membership differs from the warehouse for {mismatched}", file=sys.stderr)
+        print(
+            f"\ndemo failed: platform membership differs from the warehouse for {mismatched}", file=sys.stderr
+        )
         return 1
     return 0

@@ -15,9 +15,15 @@ from audience.sources.catalog import feeds
 DEFAULT_ARGS = {"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"}
 
 
-def ingest_dag(dag_id: str, *, schedule: str, tags: list[str], doc_md: str | None, one_at_a_time: bool = False,
-               since_help: str = "Load records modified since this ISO date (e.g. 2026-01-31); empty = since "
-                                 "last run.") -> DAG:
+def ingest_dag(
+    dag_id: str,
+    *,
+    schedule: str,
+    tags: list[str],
+    doc_md: str | None,
+    one_at_a_time: bool = False,
+    since_help: str = "Load records modified since this ISO date (e.g. 2026-01-31); empty = since last run.",
+) -> DAG:
     """The ingest DAG ``dag_id``; ``one_at_a_time`` chains each source's tasks (a shared rate limit)."""
     with DAG(
         dag_id=dag_id,

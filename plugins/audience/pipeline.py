@@ -31,7 +31,7 @@ def ingest(task_id: str, *, full_refresh: bool = False, since: str | None = None
 
 
 def as_of_date() -> date | None:
-    """"Today" for models: ``AUDIENCE_AS_OF_DATE`` ('YYYY-MM-DD') when set (the demo pins the world's date)."""
+    """ "Today" for models: ``AUDIENCE_AS_OF_DATE`` ('YYYY-MM-DD') when set (the demo pins the world's date)."""
     value = os.environ.get("AUDIENCE_AS_OF_DATE", "").strip()
     if not value:
         return None
@@ -69,27 +69,60 @@ def validate_segments(run_id: str | None = None) -> dict[str, Any]:
     return run_gate(run_id=run_id).summary()
 
 
-def sync_targets(audiences: list[str] | None = None, destinations: list[str] | None = None) -> list[dict[str, str]]:
-    """One entry per audience × destination to sync (the mapped tasks' arguments)."""
+def sync_targets(
+    audiences: list[str] | None = None, destinations: list[str] | None = None
+) -> list[dict[str, str]]:
+    """One entry per audience × destination to sync (the mapped tasks' arguments).
+
+    From the catalogue (``marts.audiences``): each audience goes to the destinations it declares
+    that the platform can sync (``DESTINATIONS``), when it is big enough (``is_syncable``) — or when
+    the platform already holds it (``ops.sync_state``), so that people who withdrew consent or
+    left the audience are removed even after it shrank below its minimum size.
+    """
     from audience.warehouse import connect  # noqa: PLC0415
 
     with connect() as conn:
-        rows = conn.execute("select distinct audience_key from marts.audience_members order by 1").fetchall()
-    known = [r[0] for r in rows]
+        catalogue = conn.execute(
+            "select audience_key, destinations, is_syncable from marts.audiences order by audience_key"
+        ).fetchall()
+        held: set[tuple[str, str]] = set()
+        if conn.execute("select to_regclass('ops.sync_state')").fetchone()[0] is not None:
+            held = {
+                (r[0], r[1])
+                for r in conn.execute(
+                    "select distinct audience_key, destination from ops.sync_state"
+                ).fetchall()
+            }
+    known = [row[0] for row in catalogue]
     if audiences:
         unknown = sorted(set(audiences) - set(known))
         if unknown:
-            raise ValueError(f"unknown audience(s) {unknown}; known audiences with members: {known}")
-        known = [a for a in known if a in audiences]
-    dests = list(destinations or DESTINATIONS)
-    bad = sorted(set(dests) - set(DESTINATIONS))
+            raise ValueError(f"unknown audience(s) {unknown}; the catalogue (audiences/*.yml) has: {known}")
+    wanted = list(destinations or DESTINATIONS)
+    bad = sorted(set(wanted) - set(DESTINATIONS))
     if bad:
         raise ValueError(f"unknown destination(s) {bad}; choose from {list(DESTINATIONS)}")
-    return [{"audience_key": a, "destination": d} for a in known for d in dests]
+    targets: list[dict[str, str]] = []
+    for key, declared, syncable in catalogue:
+        if audiences and key not in audiences:
+            continue
+        for dest in declared or []:
+            if dest not in wanted:
+                if dest not in DESTINATIONS:
+                    log.warning(
+                        "audience %s: destination %s is not supported by the sync yet; skipped", key, dest
+                    )
+                continue
+            if syncable or (key, dest) in held:
+                targets.append({"audience_key": key, "destination": dest})
+            else:
+                log.info("audience %s: below its minimum size and never synced to %s; not sent", key, dest)
+    return targets
 
 
-def sync_one(audience_key: str, destination: str, *, dry_run: bool = False,
-             full_refresh: bool = False) -> dict[str, Any]:
+def sync_one(
+    audience_key: str, destination: str, *, dry_run: bool = False, full_refresh: bool = False
+) -> dict[str, Any]:
     from audience.destinations.sync import sync_audience  # noqa: PLC0415
     from audience.warehouse import connect  # noqa: PLC0415
 

@@ -96,8 +96,14 @@ def call_with_retry(
                     "the service looks down or is rate limiting hard — try again later"
                 ) from exc
             wait = policy.delay(attempt, transient.retry_after, rng)
-            log.warning("%s: transient error (%s), retry %d/%d in %.1fs", what, transient, attempt,
-                        policy.attempts - 1, wait)
+            log.warning(
+                "%s: transient error (%s), retry %d/%d in %.1fs",
+                what,
+                transient,
+                attempt,
+                policy.attempts - 1,
+                wait,
+            )
             if on_retry:
                 on_retry(attempt, transient)
             sleep(wait)

@@ -131,14 +131,20 @@ def ensure_world(contacts: int | None = None, events_per_contact: int | None = N
     from sandbox.world import generate  # noqa: PLC0415
 
     contacts = contacts or env_int("AUDIENCE_CONTACTS", 10_000, minimum=100)
-    events = events_per_contact if events_per_contact is not None else env_int("AUDIENCE_EVENTS_PER_CONTACT", 5,
-                                                                                minimum=0)
+    events = (
+        events_per_contact
+        if events_per_contact is not None
+        else env_int("AUDIENCE_EVENTS_PER_CONTACT", 5, minimum=0)
+    )
     wdir = world_dir()
     meta_file = wdir / "world.json"
     if meta_file.exists():
         meta = json.loads(meta_file.read_text())
-        if meta.get("contacts") == contacts and meta.get("seed") == seed and \
-                meta.get("events_per_contact") == events:
+        if (
+            meta.get("contacts") == contacts
+            and meta.get("seed") == seed
+            and meta.get("events_per_contact") == events
+        ):
             return {"reused": True, **meta}
     wdir.mkdir(parents=True, exist_ok=True)
     summary = generate(wdir, contacts=contacts, events_per_contact=events, seed=seed)
@@ -171,14 +177,16 @@ def relax_sandbox_open_data(url: str) -> None:
         return
     resp = httpx.post(f"{url}/_sandbox/opendata/config", json={"melodi_per_minute": 0}, timeout=30)
     resp.raise_for_status()
-    os.environ["AIRFLOW_CONN_INSEE"] = json.dumps({
-        "conn_type": "http",
-        "host": url,
-        "extra": {
-            "requests_per_minute": 10_000,
-            "postal_codes_url": url + "/data-fair/api/v1/datasets/laposte-hexasmal/raw",
-        },
-    })
+    os.environ["AIRFLOW_CONN_INSEE"] = json.dumps(
+        {
+            "conn_type": "http",
+            "host": url,
+            "extra": {
+                "requests_per_minute": 10_000,
+                "postal_codes_url": url + "/data-fair/api/v1/datasets/laposte-hexasmal/raw",
+            },
+        }
+    )
 
 
 @contextlib.contextmanager

@@ -45,7 +45,9 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     try:
         value = int(raw)
     except ValueError:
-        raise SettingError(f"{name}={raw!r} is not an integer; set it to a whole number or unset it") from None
+        raise SettingError(
+            f"{name}={raw!r} is not an integer; set it to a whole number or unset it"
+        ) from None
     if minimum is not None and value < minimum:
         raise SettingError(f"{name}={value} is below the minimum {minimum}")
     if maximum is not None and value > maximum:

@@ -58,7 +58,9 @@ class WarehouseParams:
         user = quote(self.user, safe="")
         auth = f"{user}:{quote(self.password, safe='')}@" if self.password else f"{user}@"
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in self.options)
-        return f"postgresql://{auth}{self.host}:{self.port}/{dbname or self.dbname}" + (f"?{query}" if query else "")
+        return f"postgresql://{auth}{self.host}:{self.port}/{dbname or self.dbname}" + (
+            f"?{query}" if query else ""
+        )
 
     def libpq(self, dbname: str | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -168,7 +170,9 @@ class EmbeddedPostgres:
             import stat  # noqa: PLC0415
 
             ensure_prefix_permissions(bin_dir)
-            ensure_folder_permissions(bin_dir.parent, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_folder_permissions(
+                bin_dir.parent, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+            )
             ensure_prefix_permissions(self.pgdata)
             if self.pgdata.exists():
                 os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
@@ -243,8 +247,11 @@ class EmbeddedPostgres:
                         "to a free port for the embedded warehouse"
                     )
                 taken, self.port = self.port, _free_port()
-                log.warning("port %d is taken (another server?); the embedded warehouse uses port %d", taken,
-                            self.port)
+                log.warning(
+                    "port %d is taken (another server?); the embedded warehouse uses port %d",
+                    taken,
+                    self.port,
+                )
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
             opts = (
                 f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} "
@@ -252,8 +259,20 @@ class EmbeddedPostgres:
                 "-c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB "
                 "-c work_mem=64MB -c maintenance_work_mem=256MB"
             )
-            self._run("pg_ctl", "-w", "-t", "60", "-o", opts, "-l", str(self.logfile), "-D", str(self.pgdata), "start",
-                      timeout=90)
+            self._run(
+                "pg_ctl",
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                opts,
+                "-l",
+                str(self.logfile),
+                "-D",
+                str(self.pgdata),
+                "start",
+                timeout=90,
+            )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not _port_open("127.0.0.1", self.port):
                 time.sleep(0.1)
@@ -403,9 +422,7 @@ def _copy_text(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:
         text = str(value)
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def copy_rows(

@@ -262,15 +262,18 @@ def translate_error(exc: FacebookRequestError) -> TransientError | DestinationEr
     if wait is not None:
         return wait
     message = exc.api_error_message() or "no Graph error message"
-    return DestinationError(message, destination=NAME, code=exc.api_error_code(),
-                            subcode=exc.api_error_subcode(), http_status=exc.http_status())
+    return DestinationError(
+        message,
+        destination=NAME,
+        code=exc.api_error_code(),
+        subcode=exc.api_error_subcode(),
+        http_status=exc.http_status(),
+    )
 
 
 def is_audience_gone(error: DestinationError) -> bool:
     """True when the platform says the audience was deleted (the ledger no longer describes it)."""
     return error.destination == NAME and AUDIENCE_GONE in (error.code, error.subcode)
-
-
 
 
 # --------------------------------------------------------------------------- destination

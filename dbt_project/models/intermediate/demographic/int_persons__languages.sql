@@ -5,7 +5,7 @@
 --                  Switzerland: seed postal_code_languages; Brussels counts as French)
 --   'country'      the country's main language (seed country_locales: Belgium 'fr' when the
 --                  postal code does not tell, Luxembourg 'fr')
---   'comment'      the language the person writes their social comments in (TODO below)
+--   'comment'      the language the person writes their social comments in (person_psychographics)
 --   'unknown'      none of these (language null)
 with
 
@@ -33,16 +33,13 @@ postal_code_languages as (
 
 ),
 
--- TODO(integrator): comment language from the psychographic area. Replace this CTE's body with
---   select person_id, comment_language from <ref to person_psychographics>
---   where comment_language is not null
--- (and add the input to this model's unit test). Until then nobody gets 'comment'.
 comment_languages as (
 
     select
-        null::text as person_id,
-        null::text as comment_language
-    where false
+        person_id,
+        comment_language
+    from {{ ref('person_psychographics') }}
+    where comment_language is not null
 
 ),
 
