@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import httpx
 import pytest
@@ -29,7 +30,14 @@ def _sandbox_members(url: str, audience_name: str) -> set[tuple]:
     return {tuple(m.get(k, "") for k in SCHEMA) for m in rows}
 
 
-def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world):
+def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world, monkeypatch):
+    # as the demo does: "today" is the world's date, and the sandbox's INSEE limit is lifted
+    monkeypatch.setenv(
+        "AUDIENCE_AS_OF_DATE", json.loads((sandbox_world / "world.json").read_text())["as_of"][:10]
+    )
+    monkeypatch.delenv("AIRFLOW_CONN_INSEE", raising=False)
+    runtime.relax_sandbox_open_data(sandbox.url)
+    monkeypatch.setenv("AIRFLOW_CONN_INSEE", os.environ["AIRFLOW_CONN_INSEE"])  # undone after the test
     runtime.migrate_airflow_db()
     dbt.ensure_manifest()
     timings = demo.run_dags()
@@ -43,6 +51,18 @@ def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world):
             ).fetchall()
         }
         raw_n = conn.execute("select count(*) from raw.hubspot__contacts").fetchone()[0]
+        persons, records = conn.execute(
+            "select (select count(*) from marts.persons), (select count(*) from marts.person_source_ids)"
+        ).fetchone()
+        located, clustered, scored, personas = conn.execute(
+            """
+            select (select count(*) from marts.person_demographics where nuts3_code is not null),
+                   (select count(*) from marts.person_psychographics where interest_cluster_id is not null),
+                   (select count(*) from marts.person_propensity),
+                   (select count(*) from marts.personas)
+            """
+        ).fetchone()
+        syncable = {r[0] for r in conn.execute("select audience_key from marts.audiences where is_syncable")}
         verdicts = conn.execute("select bool_and(success), count(*) from ops.validation_runs").fetchone()
         bad = conn.execute(
             """
@@ -51,11 +71,25 @@ def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world):
             """
         ).fetchone()[0]
     assert raw_n == sum(1 for _ in open(sandbox_world / "hubspot_contacts.jsonl"))
+    # every layer produced something: CRM records merged into persons, geography from open data,
+    # interest clusters from comments, propensity scores, personas
+    assert records > persons > 0
+    assert located > 0 and clustered > 0 and scored > 0 and personas > 0
+    assert "consenting_adults" in syncable
     assert verdicts[0] is True and verdicts[1] > 0
     assert bad == 0
     assert len(mart) > 100
     held = _sandbox_members(sandbox.url, "consenting_adults")
     assert held == mart  # exactly the audience's hashed members, nothing more, nothing less
+    with warehouse.connect() as conn:
+        for key in sorted(syncable - {"consenting_adults"}):
+            members = {
+                tuple(r)
+                for r in conn.execute(
+                    f"select {', '.join(COLUMNS)} from marts.audience_members where audience_key = %s", (key,)
+                ).fetchall()
+            }
+            assert _sandbox_members(sandbox.url, key) == members, key
 
     # a second run with no change: ingest loads nothing, the sync makes no platform call
     stats_before = httpx.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
