@@ -737,7 +737,9 @@ def generate(
                     identified = 0.35 + 0.4 * consent
                     centre = first_day + int(span * (1 - rnd() ** 1.5))
                     width = 2.0 + 6.0 * rnd()
-                    left = n_events
+                    # whole journeys until the budget is spent; starting one short keeps the mean near
+                    # events_per_contact despite the last journey's overshoot
+                    left = n_events - 1
                     while left > 0:
                         if rnd() < 0.8:
                             day = centre + int((rnd() + rnd() + rnd() - 1.5) * 2 * width)
@@ -765,9 +767,7 @@ def generate(
                                         steps.append((product.abandon, False))
                                 elif rnd() < 0.5:
                                     steps.append((product.abandon, False))
-                        if len(steps) > left:
-                            del steps[left:]
-                        left -= len(steps)
+                        left -= len(steps)  # journeys are never cut short: the last one may overshoot
                         t = 21_600_000 + int(rnd() * 64_800_000)  # visits start between 06:00 and 24:00
                         for frag, purchase in steps:
                             who = cid if rnd() < (0.97 if purchase else identified) else '"contact_id":null,'
