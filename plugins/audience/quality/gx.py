@@ -241,6 +241,9 @@ class _GxSession:
                 },
             )
         self._suite_names: set[str] = set()
+        self._docs_keys: list[Any] = []
+        self._archived_keys: set[Any] = set()
+        self._archive = self._open_archive(data_docs_dir) if data_docs_dir is not None else None
 
     def __enter__(self) -> _GxSession:
         return self
@@ -344,19 +347,61 @@ class _GxSession:
     def _update_data_docs(
         self, result: ExpectationSuiteValidationResult, suite_name: str, run_name: str
     ) -> None:
-        """Store the scrubbed result in place of GX's own copy and render its Data Docs page."""
+        """Store the scrubbed result in place of GX's own copy and keep it in the archive (replacing
+        an earlier attempt of the same run); :meth:`finish_data_docs` renders the pages."""
         store = self.context.validation_results_store
         try:
             keys = [
                 k
                 for k in store.list_keys()
-                if k.expectation_suite_identifier.name == suite_name and k.run_id.run_name == run_name
+                if k.expectation_suite_identifier.name == suite_name
+                and k.run_id.run_name == run_name
+                and k not in self._archived_keys
             ]
             for key in keys:
                 store.set(key, result)
-            self.context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=keys)
+            if self._archive is not None:
+                for old in self._archive.list_keys():
+                    same = (
+                        old.expectation_suite_identifier.name == suite_name
+                        and old.run_id.run_name == run_name
+                    )
+                    if same and old not in keys:  # an earlier attempt (Airflow retry) of this run
+                        self._archive.remove_key(old)
+                        store.store_backend.remove_key(old.to_tuple())
+                for key in keys:
+                    self._archive.set(key, result)
+            self._docs_keys += keys
         except Exception as exc:  # noqa: BLE001 - docs are a view; the gate's verdict stands without them
             log.warning("could not write Data Docs for suite %s: %s", suite_name, _first_line(exc))
+
+    def _open_archive(self, data_docs_dir: Path) -> Any:
+        """The scrubbed results of earlier runs (``<docs>_results/``), loaded into this context's
+        store so that the Data Docs index lists every run; None when it cannot be read."""
+        from great_expectations.data_context.store import ValidationResultsStore  # noqa: PLC0415
+
+        folder = data_docs_dir.parent / f"{data_docs_dir.name}_results"
+        try:
+            archive = ValidationResultsStore(
+                store_backend={"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)}
+            )
+            memory = self.context.validation_results_store.store_backend
+            for key in archive.list_keys():
+                memory.set(key.to_tuple(), archive.store_backend.get(key.to_tuple()))
+                self._archived_keys.add(key)
+        except Exception as exc:  # noqa: BLE001 - earlier runs are a nicety in the docs
+            log.warning("could not read earlier validation results from %s: %s", folder, _first_line(exc))
+            return None
+        return archive
+
+    def finish_data_docs(self) -> None:
+        """Render this session's result pages and the index (every run in the archive, newest first)."""
+        if self.data_docs_dir is None or not self._docs_keys:
+            return
+        try:
+            self.context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=self._docs_keys)
+        except Exception as exc:  # noqa: BLE001 - docs are a view; the gate's verdict stands without them
+            log.warning("could not write the Data Docs index: %s", _first_line(exc))
 
 
 # --------------------------------------------------------------------------- public API
@@ -405,6 +450,7 @@ def validate_table(
         outcome = session.validate(
             schema, table, suite, run_name=run_id or _new_run_id(run_at), run_at=run_at
         )
+        session.finish_data_docs()
     _log_outcome(outcome)
     return outcome
 
@@ -543,6 +589,7 @@ def run_gate(
             suite = _build(spec, config)
             outcome = session.validate(spec.schema, spec.table, suite, run_name=run_id, run_at=run_at)
             outcomes.append(outcome)
+        session.finish_data_docs()
     tables = [spec.table_name for spec in specs]
     counts = count_rows(params, tables)
     outcomes = _with_row_counts(outcomes, counts, previous_row_counts(params, tables, run_id), config)
