@@ -3,8 +3,9 @@
 One row per ``audience_key`` x ``person_id``; ``extern_id`` is the person id in
 clear, every other key is a SHA-256 (64 lowercase hex) of a normalised value or
 ``''`` when the value is missing, never null. Only people with marketing
-consent, no erasure request and an age of 18 or more may be members, and an
-empty table is a failure: syncing it would remove everyone from every audience.
+consent, no erasure request and an age of 18 or more (``AUDIENCE_GATE_MEMBER_MIN_AGE``)
+may be members, and an empty table is a failure: syncing it would remove everyone
+from every audience.
 
 Each expectation carries ``meta={"check": ...}``, a stable short name used in
 ``ops.validation_runs`` and in gate failure messages.
@@ -16,6 +17,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from audience.identity import HASHED_MEMBER_COLUMNS
+from audience.quality.config import GateConfig, load_config
 
 SUITE_NAME = "audience_members"
 SCHEMA = "marts"
@@ -28,7 +30,7 @@ COLUMNS = (*KEY_COLUMNS, *HASH_COLUMNS)
 # 64 lowercase hex characters, or the empty string for a missing value.
 HASH_REGEX = r"^([0-9a-f]{64})?$"
 AUDIENCE_KEY_REGEX = r"^[a-z][a-z0-9_]*$"
-MIN_AGE = 18
+MIN_AGE = 18  # the default of AUDIENCE_GATE_MEMBER_MIN_AGE (dbt var audience_min_age)
 
 
 def _members_query(schema: str, where: str) -> str:
@@ -44,8 +46,9 @@ def _members_query(schema: str, where: str) -> str:
     )
 
 
-def build_suite(schema: str = SCHEMA) -> gx.ExpectationSuite:
+def build_suite(schema: str = SCHEMA, config: GateConfig | None = None) -> gx.ExpectationSuite:
     """The suite for ``<schema>.audience_members`` (members are checked against ``<schema>.persons``)."""
+    min_age = int((config or load_config()).member_min_age)
     expectations: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchSet(
             column_set=list(COLUMNS), exact_match=False, meta={"check": "contract_columns_present"}
@@ -108,9 +111,9 @@ def build_suite(schema: str = SCHEMA) -> gx.ExpectationSuite:
         ),
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=_members_query(
-                schema, f"p.person_id is not null and (p.age is null or p.age < {MIN_AGE})"
+                schema, f"p.person_id is not null and (p.age is null or p.age < {min_age})"
             ),
-            description=f"No member under {MIN_AGE} or of unknown age.",
+            description=f"No member under {min_age} or of unknown age.",
             meta={"check": "member_is_adult"},
         ),
     ]

@@ -59,14 +59,52 @@ def purchase_propensity() -> dict[str, Any]:
         return propensity.run(conn, as_of=as_of_date())
 
 
+_NO_RETRY_CLASS = "QualityGateFailedNoRetry"
+
+
+def __getattr__(name: str) -> Any:
+    """``QualityGateFailedNoRetry``, made on first use (it needs Airflow, which this module does not
+    import at load time); reachable by name, so the exception pickles."""
+    if name != _NO_RETRY_CLASS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from airflow.sdk.exceptions import AirflowFailException  # noqa: PLC0415
+
+    from audience.quality.checks import QualityGateFailed  # noqa: PLC0415
+
+    cls = type(
+        _NO_RETRY_CLASS,
+        (QualityGateFailed, AirflowFailException),
+        {"__module__": __name__, "__doc__": "A failed quality gate; Airflow fails the task without retries."},
+    )
+    globals()[_NO_RETRY_CLASS] = cls
+    return cls
+
+
+def _gate_failure_without_retry(exc: Exception) -> Exception:
+    """``exc`` (a QualityGateFailed) as an exception that also fails the Airflow task at once:
+    the data will not change between retries, so retrying only repeats the verdict."""
+    try:
+        cls = __getattr__(_NO_RETRY_CLASS)
+    except ImportError:  # outside Airflow: the gate's own exception
+        return exc
+    return cls(exc.result, str(exc))  # type: ignore[attr-defined]
+
+
 def validate_segments(run_id: str | None = None) -> dict[str, Any]:
-    """Run the quality gate; raises (failing the task, emitting no asset) when a check fails.
+    """Run the quality gate (the GX suites of ``expectations/``, each table's row count against the
+    previous passing run, and the statistical checks of ``audience.quality.stats`` when present).
 
-    ``run_id`` (the Airflow run's) makes a retried gate replace its own rows in ops.validation_runs.
+    Returns the gate's summary (the XCom). A failed critical check raises ``QualityGateFailed``
+    (an ``AirflowFailException`` too: the task fails without retries and emits no asset, so the
+    sync does not run); its message names each failing check, its table and the failing ids or
+    counts. ``run_id`` (the Airflow run's) makes a re-run replace its own rows in ops.validation_runs.
     """
-    from audience.quality.gx import run_gate  # noqa: PLC0415
+    from audience.quality.gx import QualityGateFailed, run_gate  # noqa: PLC0415
 
-    return run_gate(run_id=run_id).summary()
+    try:
+        return run_gate(run_id=run_id).summary()
+    except QualityGateFailed as exc:
+        raise _gate_failure_without_retry(exc) from None
 
 
 def sync_targets(

@@ -195,9 +195,14 @@ def _safe_sample(columns: Sequence[str], value: Any) -> Any:
     return _safe_value(columns[0] if columns else "", value)
 
 
-def safe_row(row: dict[str, Any]) -> dict[str, Any]:
-    """An unexpected row with only its id/key/hash columns, invalid hashes masked."""
-    return {str(k): _safe_value(str(k), v) for k, v in row.items() if SAFE_SAMPLE_COLUMN.match(str(k))}
+def safe_row(row: dict[str, Any], shown: Sequence[str] = ()) -> dict[str, Any]:
+    """An unexpected row with only its id/key/hash columns (and the non-PII columns a rule lists
+    in ``meta["sample_columns"]``, given as ``shown``), invalid hashes masked."""
+    return {
+        str(k): _safe_value(str(k), v)
+        for k, v in row.items()
+        if SAFE_SAMPLE_COLUMN.match(str(k)) or str(k) in shown
+    }
 
 
 def _jsonable(value: Any) -> Any:

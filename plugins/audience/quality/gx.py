@@ -21,7 +21,9 @@ before they are logged, stored, returned or rendered as Data Docs. Rows land in
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 import logging
 import os
 import pkgutil
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from audience import warehouse
 from audience.quality.checks import (
+    MESSAGE_LIMIT,
     SAMPLE_SIZE,
     UNEXPECTED_ROWS,
     CheckResult,
@@ -48,7 +51,8 @@ from audience.quality.checks import (
     safe_row,
     scrub_result,
 )
-from audience.quality.validation_runs import record_checks
+from audience.quality.config import GateConfig, load_config
+from audience.quality.validation_runs import count_rows, previous_row_counts, record_checks, row_count_checks
 from audience.settings import SettingError, env_flag, local_dir
 from audience.warehouse import WarehouseError, WarehouseParams, parse_connection
 
@@ -61,11 +65,13 @@ __all__ = [
     "GateResult",
     "QualityGateError",
     "QualityGateFailed",
+    "GateConfig",
     "SuiteSpec",
     "ValidationOutcome",
     "load_suite",
     "quiet_gx",
     "run_gate",
+    "statistical_checks",
     "suite_modules",
     "validate_table",
 ]
@@ -235,6 +241,9 @@ class _GxSession:
                 },
             )
         self._suite_names: set[str] = set()
+        self._docs_keys: list[Any] = []
+        self._archived_keys: set[Any] = set()
+        self._archive = self._open_archive(data_docs_dir) if data_docs_dir is not None else None
 
     def __enter__(self) -> _GxSession:
         return self
@@ -314,23 +323,22 @@ class _GxSession:
         """
         import sqlalchemy as sa  # noqa: PLC0415
 
-        queries = [
-            r.expectation_config.kwargs["unexpected_rows_query"]
-            for r in result.results
-            if r.expectation_config.type == UNEXPECTED_ROWS
-            and not r.success
-            and not exception_message(r.exception_info)
-        ]
+        queries: dict[str, tuple[str, ...]] = {}
+        for r in result.results:
+            cfg = r.expectation_config
+            if cfg.type == UNEXPECTED_ROWS and not r.success and not exception_message(r.exception_info):
+                shown = tuple(str(c) for c in (cfg.meta or {}).get("sample_columns") or ())
+                queries[cfg.kwargs["unexpected_rows_query"]] = shown
         samples: dict[str, list[dict[str, Any]]] = {}
         if not queries:
             return samples
         batch = f'"{schema}"."{table}"'
         with self.datasource.get_engine().connect() as conn:
-            for query in dict.fromkeys(queries):
+            for query, shown in queries.items():
                 try:
                     sql = query.format(batch=batch)
                     rows = conn.execute(sa.text(f"select * from ({sql}) as unexpected limit {SAMPLE_SIZE}"))
-                    samples[query] = [safe_row(dict(row._mapping)) for row in rows]
+                    samples[query] = [safe_row(dict(row._mapping), shown) for row in rows]
                 except Exception as exc:  # noqa: BLE001 - a sample is a nicety, never a failure
                     conn.rollback()
                     log.debug("could not sample unexpected rows: %s", _first_line(exc))
@@ -339,19 +347,61 @@ class _GxSession:
     def _update_data_docs(
         self, result: ExpectationSuiteValidationResult, suite_name: str, run_name: str
     ) -> None:
-        """Store the scrubbed result in place of GX's own copy and render its Data Docs page."""
+        """Store the scrubbed result in place of GX's own copy and keep it in the archive (replacing
+        an earlier attempt of the same run); :meth:`finish_data_docs` renders the pages."""
         store = self.context.validation_results_store
         try:
             keys = [
                 k
                 for k in store.list_keys()
-                if k.expectation_suite_identifier.name == suite_name and k.run_id.run_name == run_name
+                if k.expectation_suite_identifier.name == suite_name
+                and k.run_id.run_name == run_name
+                and k not in self._archived_keys
             ]
             for key in keys:
                 store.set(key, result)
-            self.context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=keys)
+            if self._archive is not None:
+                for old in self._archive.list_keys():
+                    same = (
+                        old.expectation_suite_identifier.name == suite_name
+                        and old.run_id.run_name == run_name
+                    )
+                    if same and old not in keys:  # an earlier attempt (Airflow retry) of this run
+                        self._archive.remove_key(old)
+                        store.store_backend.remove_key(old.to_tuple())
+                for key in keys:
+                    self._archive.set(key, result)
+            self._docs_keys += keys
         except Exception as exc:  # noqa: BLE001 - docs are a view; the gate's verdict stands without them
             log.warning("could not write Data Docs for suite %s: %s", suite_name, _first_line(exc))
+
+    def _open_archive(self, data_docs_dir: Path) -> Any:
+        """The scrubbed results of earlier runs (``<docs>_results/``), loaded into this context's
+        store so that the Data Docs index lists every run; None when it cannot be read."""
+        from great_expectations.data_context.store import ValidationResultsStore  # noqa: PLC0415
+
+        folder = data_docs_dir.parent / f"{data_docs_dir.name}_results"
+        try:
+            archive = ValidationResultsStore(
+                store_backend={"class_name": "TupleFilesystemStoreBackend", "base_directory": str(folder)}
+            )
+            memory = self.context.validation_results_store.store_backend
+            for key in archive.list_keys():
+                memory.set(key.to_tuple(), archive.store_backend.get(key.to_tuple()))
+                self._archived_keys.add(key)
+        except Exception as exc:  # noqa: BLE001 - earlier runs are a nicety in the docs
+            log.warning("could not read earlier validation results from %s: %s", folder, _first_line(exc))
+            return None
+        return archive
+
+    def finish_data_docs(self) -> None:
+        """Render this session's result pages and the index (every run in the archive, newest first)."""
+        if self.data_docs_dir is None or not self._docs_keys:
+            return
+        try:
+            self.context.build_data_docs(site_names=[DATA_DOCS_SITE], resource_identifiers=self._docs_keys)
+        except Exception as exc:  # noqa: BLE001 - docs are a view; the gate's verdict stands without them
+            log.warning("could not write the Data Docs index: %s", _first_line(exc))
 
 
 # --------------------------------------------------------------------------- public API
@@ -400,12 +450,108 @@ def validate_table(
         outcome = session.validate(
             schema, table, suite, run_name=run_id or _new_run_id(run_at), run_at=run_at
         )
+        session.finish_data_docs()
     _log_outcome(outcome)
     return outcome
 
 
 def _new_run_id(run_at: datetime) -> str:
     return f"gate__{run_at:%Y%m%dT%H%M%SZ}__{uuid.uuid4().hex[:8]}"
+
+
+def _build(spec: SuiteSpec, config: GateConfig) -> gx.ExpectationSuite:
+    """The spec's suite, given the gate's configuration when its builder takes one."""
+    if "config" in inspect.signature(spec.build).parameters:
+        return spec.build(config=config)  # type: ignore[call-arg]
+    return spec.build()
+
+
+def _with_row_counts(
+    outcomes: list[ValidationOutcome],
+    counts: dict[str, int],
+    previous: dict[str, tuple[str, int]],
+    config: GateConfig,
+) -> list[ValidationOutcome]:
+    """Each outcome with its table's row-count checks (tables that could not be counted get none)."""
+    checked: list[ValidationOutcome] = []
+    for outcome in outcomes:
+        if outcome.table_name not in counts:
+            checked.append(outcome)
+            continue
+        extra = row_count_checks(
+            outcome.suite,
+            outcome.table_name,
+            counts[outcome.table_name],
+            previous.get(outcome.table_name),
+            config,
+        )
+        checked.append(dataclasses.replace(outcome, checks=(*outcome.checks, *extra)))
+    return checked
+
+
+STATS_MODULE = "audience.quality.stats"
+
+
+def _stats_failure(check_name: str, message: str, **observed: Any) -> CheckResult:
+    return CheckResult(
+        suite="stats",
+        table_name="-",
+        check_name=check_name,
+        expectation_type="statistical",
+        success=False,
+        severity="critical",
+        observed=observed,
+        message=message[:MESSAGE_LIMIT],
+    )
+
+
+def statistical_checks(params: WarehouseParams, run_id: str) -> list[ValidationOutcome]:
+    """The statistical checks of ``audience.quality.stats.run_checks`` (when that module exists),
+    grouped by suite and table. A crash of those checks is a failed critical check, not a crash."""
+    started = time.monotonic()
+    try:
+        stats = importlib.import_module(STATS_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != STATS_MODULE:
+            checks = [
+                _stats_failure(
+                    "stats_import",
+                    f"the statistical checks need module {exc.name}, which is not installed",
+                    missing_module=exc.name,
+                )
+            ]
+            return [ValidationOutcome("stats", "-", tuple(checks), time.monotonic() - started)]
+        log.info("no %s module: statistical checks skipped", STATS_MODULE)
+        return []
+    try:
+        returned = list(stats.run_checks(params, run_id))
+    except Exception as exc:  # noqa: BLE001 - a broken check fails the gate; it must not hide the others
+        log.exception("statistical checks raised")
+        checks = [
+            _stats_failure(
+                "stats_run_checks",
+                f"the statistical checks could not run: {type(exc).__name__}: {_first_line(exc)}",
+                error=type(exc).__name__,
+            )
+        ]
+        return [ValidationOutcome("stats", "-", tuple(checks), time.monotonic() - started)]
+    bad = [type(c).__name__ for c in returned if not isinstance(c, CheckResult)]
+    if bad:
+        checks = [
+            _stats_failure(
+                "stats_run_checks",
+                f"run_checks returned {len(bad)} value(s) that are not CheckResult ({sorted(set(bad))})",
+            )
+        ]
+        return [ValidationOutcome("stats", "-", tuple(checks), time.monotonic() - started)]
+    elapsed = time.monotonic() - started
+    grouped: dict[tuple[str, str], list[CheckResult]] = {}
+    for check in returned:
+        grouped.setdefault((check.suite, check.table_name), []).append(check)
+    return [
+        ValidationOutcome(suite, table, tuple(checks), elapsed / len(grouped))
+        for (suite, table), checks in grouped.items()
+    ]
 
 
 def run_gate(
@@ -415,15 +561,22 @@ def run_gate(
     run_id: str | None = None,
     data_docs: bool | Path | None = None,
     raise_on_failure: bool = True,
+    config: GateConfig | None = None,
+    statistics: bool = True,
 ) -> GateResult:
     """Validate every suite (default: all modules of ``expectations/``), record, and decide.
 
     ``target`` is the warehouse (connection parameters or a ``postgresql://`` URI; default:
     ``audience.warehouse.params()``). ``run_id`` (e.g. Airflow's run id) makes a re-run replace its
     own rows in ``ops.validation_runs``. ``data_docs``: a folder, True for ``.local/gx_data_docs/``,
-    None to follow ``AUDIENCE_GX_DATA_DOCS`` (default on). Raises :class:`QualityGateFailed` when a
-    critical check failed (unless ``raise_on_failure=False``); ``GateResult.summary()`` is the XCom.
+    None to follow ``AUDIENCE_GX_DATA_DOCS`` (default on). ``config``: the thresholds (default:
+    ``load_config()``, i.e. ``AUDIENCE_GATE_*``). Each validated table's row count is checked
+    against the previous passing run (``audience.quality.validation_runs``); with ``statistics``,
+    the checks of ``audience.quality.stats.run_checks`` (when that module exists) run too.
+    Raises :class:`QualityGateFailed` when a critical check failed (unless
+    ``raise_on_failure=False``); ``GateResult.summary()`` is the XCom.
     """
+    config = config or load_config()  # a bad threshold stops here, before anything is read
     params = _resolve_target(target)
     specs = _resolve_suites(suites)
     run_at = datetime.now(UTC)
@@ -433,9 +586,17 @@ def run_gate(
     outcomes: list[ValidationOutcome] = []
     with _GxSession(params, docs_dir) as session:
         for spec in specs:
-            outcome = session.validate(spec.schema, spec.table, spec.build(), run_name=run_id, run_at=run_at)
-            _log_outcome(outcome)
+            suite = _build(spec, config)
+            outcome = session.validate(spec.schema, spec.table, suite, run_name=run_id, run_at=run_at)
             outcomes.append(outcome)
+        session.finish_data_docs()
+    tables = [spec.table_name for spec in specs]
+    counts = count_rows(params, tables)
+    outcomes = _with_row_counts(outcomes, counts, previous_row_counts(params, tables, run_id), config)
+    if statistics:
+        outcomes += statistical_checks(params, run_id)
+    for outcome in outcomes:
+        _log_outcome(outcome)
     docs_index = docs_dir / "index.html" if docs_dir is not None else None
     result = GateResult(
         run_id=run_id,
@@ -444,7 +605,7 @@ def run_gate(
         duration_s=time.monotonic() - started,
         data_docs=str(docs_index) if docs_index is not None and docs_index.exists() else None,
     )
-    recorded = record_checks(params, result)
+    recorded = record_checks(params, result, counts)
     log.info(
         "quality gate %s (run_id=%s): %d suites, %d checks, %d failed, %d critical, %d rows recorded in %.2fs",
         "passed" if result.success else "FAILED",
