@@ -720,7 +720,7 @@ def run_checks(
 
     ``config``: a :class:`StatsConfig`, a mapping of overrides, or None (``AUDIENCE_STATS_*``).
     With ``record`` the stability history is written to ``ops.segment_stability`` (replacing
-    ``run_id``'s rows) and committed. A check that cannot run (a table missing, a query error)
+    ``run_id``'s rows) and committed; without it nothing is written or committed. A check that cannot run (a table missing, a query error)
     is returned as failed with its severity and the reason; nothing here raises for data.
     """
     cfg = resolve_config(config)
@@ -815,7 +815,7 @@ def run_checks(
                     _first_line(exc),
                 )
             )
-    if not conn.autocommit:
+    if record and not conn.autocommit:
         conn.commit()
 
     failed = [c for c in checks if not c.success]
