@@ -182,7 +182,9 @@ def test_stability_check_warns_below_thresholds():
     assert "a" in tier.observed["unstable_segments"]
     assert tier.observed["ari"] < cfg.min_ari
     assert band.success and band.observed["ari"] == 1.0
-    strict = stability_checks(dims, StatsConfig(stability_severity="critical"), snapshot_at=t1, previous_at=t0)
+    strict = stability_checks(
+        dims, StatsConfig(stability_severity="critical"), snapshot_at=t1, previous_at=t0
+    )
     assert strict[0].blocking
 
 
@@ -190,7 +192,9 @@ def test_stability_check_warns_below_thresholds():
 
 
 def test_config_from_env_and_errors():
-    cfg = StatsConfig.from_env({"AUDIENCE_STATS_ALPHA": "0.01", "AUDIENCE_STATS_STABILITY_SEVERITY": "Critical"})
+    cfg = StatsConfig.from_env(
+        {"AUDIENCE_STATS_ALPHA": "0.01", "AUDIENCE_STATS_STABILITY_SEVERITY": "Critical"}
+    )
     assert cfg.alpha == 0.01 and cfg.stability_severity == "critical"
     assert StatsConfig.from_env({}) == StatsConfig()
     with pytest.raises(SettingError, match="AUDIENCE_STATS_ALPHA='lots' is not a float"):
@@ -223,3 +227,25 @@ def test_every_dimension_is_tested_on_its_definition_and_something_else():
         assert test.segment in ATTRIBUTES and test.attribute in ATTRIBUTES
         assert not ATTRIBUTES[test.segment].numeric
     assert len({t.check_name for t in DIFFERENCE_TESTS}) == len(DIFFERENCE_TESTS)
+
+
+def test_checks_group_into_gate_outcomes():
+    from audience.quality.checks import CheckResult
+    from audience.quality.stats import as_outcomes
+
+    def check(suite, table, name, success, severity="critical"):
+        return CheckResult(suite, table, name, "stats", success, severity, {}, "")
+
+    outcomes = as_outcomes(
+        [
+            check("statistics", "marts.person_engagement", "a", True),
+            check("statistics", "marts.person_engagement", "b", False),
+            check("stability", "snapshots.person_segments_snapshot", "c", False, "warning"),
+        ],
+        duration_s=2.0,
+    )
+    assert [(o.suite, o.table_name, len(o.checks)) for o in outcomes] == [
+        ("statistics", "marts.person_engagement", 2),
+        ("stability", "snapshots.person_segments_snapshot", 1),
+    ]
+    assert not outcomes[0].success and outcomes[1].success  # a warning does not block

@@ -37,7 +37,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -695,18 +695,30 @@ def run_stability_checks(
 # --------------------------------------------------------------------------- entry points
 
 
-def _missing_tables(conn: psycopg.Connection, tables: Sequence[str]) -> list[str]:
-    return [t for t in tables if conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is None]
-
-
-def _not_run(suite: str, table: str, name: str, kind: str, severity: str, reason: str) -> CheckResult:
-    return CheckResult(
-        suite, table, name, kind, False, severity, {"error": reason[:300]}, f"not run: {reason}"[:600]
-    )
-
-
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _guarded(
+    conn: psycopg.Connection,
+    tables: Sequence[str],
+    placeholder: tuple[str, str, str, str, str],
+    hint: str,
+    run: Callable[[], list[CheckResult]],
+) -> list[CheckResult]:
+    """``run()`` in a savepoint; a missing table or a query error becomes one failed check
+    (``placeholder`` = suite, table, check name, type, severity) saying why."""
+    missing = [t for t in tables if conn.execute("select to_regclass(%s)", (t,)).fetchone()[0] is None]
+    if missing:
+        reason = f"table(s) {', '.join(missing)} missing; {hint}"
+    else:
+        try:
+            with conn.transaction():
+                return run()
+        except psycopg.Error as exc:
+            reason = _first_line(exc)
+    suite, table, name, kind, severity = placeholder
+    return [CheckResult(suite, table, name, kind, False, severity, {"error": reason}, f"not run: {reason}")]
 
 
 def run_checks(
@@ -720,101 +732,50 @@ def run_checks(
 
     ``config``: a :class:`StatsConfig`, a mapping of overrides, or None (``AUDIENCE_STATS_*``).
     With ``record`` the stability history is written to ``ops.segment_stability`` (replacing
-    ``run_id``'s rows) and committed; without it nothing is written or committed. A check that cannot run (a table missing, a query error)
-    is returned as failed with its severity and the reason; nothing here raises for data.
+    ``run_id``'s rows) and committed; without it nothing is written or committed. A check that
+    cannot run (a table missing, a query error) is returned as failed, with its severity and
+    the reason; nothing here raises because of the data.
     """
     cfg = resolve_config(config)
     started = time.monotonic()
     run_at = datetime.now(UTC)
     checks: list[CheckResult] = []
-
     for test in DIFFERENCE_TESTS:
         seg, val = ATTRIBUTES[test.segment], ATTRIBUTES[test.attribute]
         kind = "stats_anova_kruskal" if val.numeric else "stats_chi_square"
-        missing = _missing_tables(conn, [seg.table, val.table])
-        if missing:
-            reason = f"table(s) {missing} missing; build them (dbt build) and re-run"
-            checks.append(
-                _not_run(STATISTICS_SUITE, seg.table, test.check_name, kind, cfg.difference_severity, reason)
-            )
-            continue
-        try:
-            with conn.transaction():
-                checks.append(run_difference_test(conn, test, cfg))
-        except psycopg.Error as exc:
-            checks.append(
-                _not_run(
-                    STATISTICS_SUITE,
-                    seg.table,
-                    test.check_name,
-                    kind,
-                    cfg.difference_severity,
-                    _first_line(exc),
-                )
-            )
-
-    ml_tables = [
-        "ml.psychographic_runs",
-        "ml.cluster_selection",
-        "ml.author_embeddings",
-        "ml.author_clusters",
-    ]
-    missing = _missing_tables(conn, ml_tables)
-    if missing:
-        reason = f"table(s) {missing} missing; run the psychographic model (build_segments) first"
-        checks.append(
-            _not_run(
-                CLUSTERS_SUITE,
-                "ml.author_clusters",
-                "interest_clusters_silhouette",
-                "stats_silhouette",
-                cfg.silhouette_severity,
-                reason,
-            )
+        checks += _guarded(
+            conn,
+            [seg.table, val.table],
+            (STATISTICS_SUITE, seg.table, test.check_name, kind, cfg.difference_severity),
+            "build them (dbt build) and re-run",
+            lambda test=test: [run_difference_test(conn, test, cfg)],
         )
-    else:
-        try:
-            with conn.transaction():
-                checks += run_cluster_checks(conn, cfg)
-        except psycopg.Error as exc:
-            checks.append(
-                _not_run(
-                    CLUSTERS_SUITE,
-                    "ml.author_clusters",
-                    "interest_clusters_silhouette",
-                    "stats_silhouette",
-                    cfg.silhouette_severity,
-                    _first_line(exc),
-                )
-            )
-
-    if _missing_tables(conn, [stability.SNAPSHOT_TABLE]):
-        reason = f"{stability.SNAPSHOT_TABLE} missing; run dbt snapshot"
-        checks.append(
-            _not_run(
-                STABILITY_SUITE,
-                stability.SNAPSHOT_TABLE,
-                "segments_stable",
-                "stats_stability",
-                cfg.stability_severity,
-                reason,
-            )
-        )
-    else:
-        try:
-            with conn.transaction():
-                checks += run_stability_checks(conn, run_id, cfg, run_at=run_at, record=record)
-        except psycopg.Error as exc:
-            checks.append(
-                _not_run(
-                    STABILITY_SUITE,
-                    stability.SNAPSHOT_TABLE,
-                    "segments_stable",
-                    "stats_stability",
-                    cfg.stability_severity,
-                    _first_line(exc),
-                )
-            )
+    checks += _guarded(
+        conn,
+        ["ml.psychographic_runs", "ml.cluster_selection", "ml.author_embeddings", "ml.author_clusters"],
+        (
+            CLUSTERS_SUITE,
+            "ml.author_clusters",
+            "interest_clusters_silhouette",
+            "stats_silhouette",
+            cfg.silhouette_severity,
+        ),
+        "run the psychographic model (build_segments) first",
+        lambda: run_cluster_checks(conn, cfg),
+    )
+    checks += _guarded(
+        conn,
+        [stability.SNAPSHOT_TABLE],
+        (
+            STABILITY_SUITE,
+            stability.SNAPSHOT_TABLE,
+            "segments_stable",
+            "stats_stability",
+            cfg.stability_severity,
+        ),
+        "run dbt snapshot",
+        lambda: run_stability_checks(conn, run_id, cfg, run_at=run_at, record=record),
+    )
     if record and not conn.autocommit:
         conn.commit()
 
