@@ -23,7 +23,9 @@ TEMPLATE = "audience_dev"
 
 def _template_exists(admin: dict) -> bool:
     with psycopg.connect(**admin, autocommit=True) as conn:
-        return conn.execute("select 1 from pg_database where datname = %s", (TEMPLATE,)).fetchone() is not None
+        return (
+            conn.execute("select 1 from pg_database where datname = %s", (TEMPLATE,)).fetchone() is not None
+        )
 
 
 @pytest.fixture
