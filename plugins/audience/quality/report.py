@@ -316,7 +316,7 @@ def line_chart(
     points = [p for pts in series.values() for p in pts if p[1] is not None and math.isfinite(p[1])]
     if not points:
         return _note("no values")
-    width, height, left, bottom, top_pad, right = 560, 260, 58, 44, 12, 150
+    width, height, left, bottom, top_pad, right = 540, 260, 58, 44, 12, 140
     plot_w, plot_h = width - left - right, height - bottom - top_pad
     xs = [p[0] for p in points]
     x_lo, x_hi = min(xs), max(xs)
@@ -810,7 +810,7 @@ def _stability(reader: _Reader) -> str:
         if i % step == 0 or i == len(runs) - 1
     ]
     chart = line_chart(
-        series,
+        dict(sorted(series.items())),
         "Adjusted Rand index per dimension, run after run",
         x_label="run (time, UTC)",
         y_label="ARI vs previous run",
