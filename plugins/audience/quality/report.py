@@ -958,7 +958,7 @@ def _sync(reader: _Reader) -> str:
                 size,
                 _badge(outcome, kind),
                 *(esc(_num(record.get(c))) for c in shown),
-                esc(_when(record.get("finished_at") or record["started_at"])),
+                f'<span class="nowrap">{esc(_when(record.get("finished_at") or record["started_at"]))}</span>',
                 esc(message),
             )
         )
@@ -981,6 +981,7 @@ nav ul{list-style:none;padding:0;margin:8px 0 0;display:flex;flex-wrap:wrap;gap:
 nav a{color:#2f5d8a}
 .banner{font-size:20px;font-weight:700;padding:10px 16px;border-radius:6px;color:#fff;margin:10px 0 0}
 .banner.pass{background:var(--pass)}.banner.fail{background:var(--fail)}.banner.none{background:#6c757d}
+.nowrap,.badge{white-space:nowrap}
 .badge{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
 .badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.warn{background:var(--warn)}
 .badge.none{background:#8a949e}
