@@ -8,8 +8,12 @@
    snapshot, each a `dbt build` of that node (model then its tests): persons
    (identity resolution), demographic, behavioural and psychographic segments,
    personas, KPIs, audiences.
-3. **Quality gate** (Great Expectations + statistical checks). Only a passing
-   gate emits the `segments_validated` asset, which schedules `sync_audiences`.
+3. **Quality gate** (Great Expectations suites per mart, row counts against the
+   previous passing run, statistical checks). Only a passing gate emits the
+   `segments_validated` asset, which schedules `sync_audiences`; a failing
+   check fails the task with the check, the table and the failing values.
+4. **Run report**: one static HTML page per run (`.local/reports/`), written
+   whether the gate passed or not.
 
 Triggered by new CRM contacts, web events, social comments or open data. The dbt profile comes from the
 Airflow connection `warehouse`.
@@ -73,7 +77,15 @@ def build_segments():
 
         return run(run_id=run_id)
 
-    [psychographic_profiles(), purchase_propensity()] >> dbt >> validate_segments()
+    # the run report is written whether the gate passed or not: it shows why
+    @task(trigger_rule="all_done")
+    def run_report(run_id=None) -> dict:
+        from audience.pipeline import run_report as run
+
+        return run(run_id=run_id)
+
+    gate = validate_segments()
+    [psychographic_profiles(), purchase_propensity()] >> dbt >> gate >> run_report()
 
 
 build_segments()

@@ -14,8 +14,14 @@ def _items():
 
 def test_load_batch_loads_rows_rejects_and_watermark_together(fresh_warehouse):
     with warehouse.connect() as conn:
-        res = ingest.load_batch(conn, "demo", "things", _items(), watermark_from=None,
-                                next_watermark=lambda: {"ms": 42, "ids": ["2"]})
+        res = ingest.load_batch(
+            conn,
+            "demo",
+            "things",
+            _items(),
+            watermark_from=None,
+            next_watermark=lambda: {"ms": 42, "ids": ["2"]},
+        )
         assert (res.rows_loaded, res.rows_rejected) == (2, 2)
         assert res.reject_reasons == {"missing_id": 1, "not_an_object": 1}
         rows = conn.execute("select _record_id, payload->>'x' from raw.demo__things order by 1").fetchall()
@@ -35,8 +41,9 @@ def test_failure_mid_stream_leaves_warehouse_as_it_was(fresh_warehouse):
 
     with warehouse.connect() as conn:
         with pytest.raises(ConnectionError):
-            ingest.load_batch(conn, "demo", "things", broken(), watermark_from=None,
-                              next_watermark=lambda: {"ms": 1})
+            ingest.load_batch(
+                conn, "demo", "things", broken(), watermark_from=None, next_watermark=lambda: {"ms": 1}
+            )
         assert conn.execute("select count(*) from raw.demo__things").fetchone()[0] == 0
         assert ingest.get_watermark(conn, "demo", "things") is None
         assert conn.execute("select count(*) from ops.ingest_batches").fetchone()[0] == 0

@@ -16,7 +16,9 @@ def test_retries_transient_then_succeeds_honouring_retry_after():
             raise TransientError("HTTP 429", retry_after=2.0)
         return "ok"
 
-    out = call_with_retry(flaky, what="test", classify=lambda e: None, sleep=sleeps.append, rng=random.Random(0))
+    out = call_with_retry(
+        flaky, what="test", classify=lambda e: None, sleep=sleeps.append, rng=random.Random(0)
+    )
     assert out == "ok" and len(calls) == 3
     assert all(2.0 <= s <= 2.5 for s in sleeps)
 
@@ -47,9 +49,13 @@ def test_gives_up_with_a_clear_message():
         raise ConnectionError("refused")
 
     with pytest.raises(GaveUp, match="HubSpot contact search: still failing after 3 attempts"):
-        call_with_retry(down, what="HubSpot contact search",
-                        classify=lambda e: TransientError("connection refused"),
-                        policy=RetryPolicy(attempts=3), sleep=lambda s: None)
+        call_with_retry(
+            down,
+            what="HubSpot contact search",
+            classify=lambda e: TransientError("connection refused"),
+            policy=RetryPolicy(attempts=3),
+            sleep=lambda s: None,
+        )
 
 
 def test_parse_retry_after():

@@ -36,7 +36,11 @@ def test_schemas_and_copy_roundtrip(fresh_warehouse):
         conn.commit()
         assert n == 3
         got = conn.execute("select a, b, c from raw.t order by c nulls last").fetchall()
-    assert got == [("tab\there", {"k": "new\nline \\ back"}, 1), ("\\N literally", {}, 3), (None, ["é", "😀"], None)]
+    assert got == [
+        ("tab\there", {"k": "new\nline \\ back"}, 1),
+        ("\\N literally", {}, 3),
+        (None, ["é", "😀"], None),
+    ]
 
 
 def test_unreachable_warehouse_message_names_the_setting(monkeypatch):

@@ -154,6 +154,10 @@ def collect_summary(sandbox_url: str) -> dict[str, Any]:
             ).fetchall()
         ]
         out["validation"] = _validation_verdict(conn)
+        from audience.settings import local_dir  # noqa: PLC0415
+
+        latest = local_dir() / "reports" / "latest.html"
+        out["report"] = str(latest) if latest.exists() else None
         out["audiences"] = {
             key: int(n)
             for key, n in conn.execute(
@@ -185,7 +189,9 @@ def collect_summary(sandbox_url: str) -> dict[str, Any]:
 def _validation_verdict(conn: Any) -> dict[str, Any]:
     row = conn.execute(
         """
-        select run_id, count(*) filter (where success), count(*) filter (where not success)
+        select run_id, count(*) filter (where success),
+               count(*) filter (where not success and severity = 'critical'),
+               count(*) filter (where not success and severity <> 'critical')
         from ops.validation_runs
         where run_id = (select run_id from ops.validation_runs order by run_at desc limit 1)
         group by run_id

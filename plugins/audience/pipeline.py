@@ -107,6 +107,14 @@ def validate_segments(run_id: str | None = None) -> dict[str, Any]:
         raise _gate_failure_without_retry(exc) from None
 
 
+def run_report(run_id: str | None = None) -> dict[str, Any]:
+    """Write the run's static HTML report (and ``latest.html``); returns its path."""
+    from audience.quality.report import write_warehouse_report  # noqa: PLC0415
+
+    path = write_warehouse_report(run_id)
+    return {"report": str(path)}
+
+
 def sync_targets(
     audiences: list[str] | None = None, destinations: list[str] | None = None
 ) -> list[dict[str, str]]:

@@ -31,7 +31,9 @@ def test_full_load_then_rerun_loads_nothing(fresh_warehouse, sandbox, sandbox_wo
         assert conn.execute("select count(*) from raw.hubspot__contacts").fetchone()[0] == len(expected)
 
 
-def test_pages_past_the_search_cap_by_moving_the_watermark(fresh_warehouse, sandbox, sandbox_world, monkeypatch):
+def test_pages_past_the_search_cap_by_moving_the_watermark(
+    fresh_warehouse, sandbox, sandbox_world, monkeypatch
+):
     # shrink the cap so a 1,500-contact world needs several queries
     monkeypatch.setattr(hubspot, "SEARCH_CAP", 400)
     settings = hubspot.HubSpotSettings(sandbox.url, "sandbox-token", page_size=100, is_sandbox=True)
@@ -51,7 +53,9 @@ def test_full_refresh_reloads_everything(fresh_warehouse, sandbox, sandbox_world
 
 
 def test_injected_faults_still_load_exactly_the_right_rows(fresh_warehouse, sandbox, sandbox_world):
-    r = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"rate": 0.2, "kinds": ["429", "500", "503"], "seed": 3})
+    r = httpx.post(
+        f"{sandbox.url}/_sandbox/faults", json={"rate": 0.2, "kinds": ["429", "500", "503"], "seed": 3}
+    )
     assert r.status_code == 200
     from audience.retry import RetryPolicy
 
@@ -60,8 +64,14 @@ def test_injected_faults_still_load_exactly_the_right_rows(fresh_warehouse, sand
         source_retry = RetryPolicy(attempts=10, base_delay=0.01, max_delay=0.05, max_retry_after=0.05)
         monkey = hubspot.HubSpotContacts(settings, retry=source_retry)
         state: dict = {}
-        res = ingest.load_batch(conn, "hubspot", "contacts", monkey.iter_records(None, state),
-                                watermark_from=None, next_watermark=lambda: state.get("watermark"))
+        res = ingest.load_batch(
+            conn,
+            "hubspot",
+            "contacts",
+            monkey.iter_records(None, state),
+            watermark_from=None,
+            next_watermark=lambda: state.get("watermark"),
+        )
         ids = [r[0] for r in conn.execute("select _record_id from raw.hubspot__contacts")]
     assert res.rows_loaded == len(ids) == len(set(ids)) == len(_world_contacts(sandbox_world))
     assert monkey.requests > res.rows_loaded // 100  # some requests were retried

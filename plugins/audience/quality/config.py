@@ -20,16 +20,10 @@ Environment variable                   Default       Meaning
                                                      ``audience_min_age``).
 ``AUDIENCE_GATE_PROBABILITY_TOLERANCE`` ``1e-6``     How far a Markov state's outgoing probabilities may
                                                      sum from 1 (floating-point rounding).
-``AUDIENCE_GATE_SIGNIFICANCE``         ``0.05``      p-value under which segments "really differ"
-                                                     (statistical checks).
-``AUDIENCE_GATE_MIN_JACCARD``          ``0.5``       Per-segment Jaccard similarity with the previous run
-                                                     under which a segment is unstable.
-``AUDIENCE_GATE_MIN_ARI``              ``0.5``       Adjusted Rand index with the previous run under which
-                                                     the segmentation as a whole is unstable.
-``AUDIENCE_GATE_MIN_SILHOUETTE``       ``0.0``       Silhouette score under which clusters are incoherent.
-``AUDIENCE_GATE_STABILITY_SEVERITY``   ``warning``   ``warning`` (record, go on) or ``critical`` (stop the
-                                                     sync) for a stability check below its threshold.
 =====================================  ============  =====================================================
+
+The statistical checks (segments differ, clusters coherent, segments stable) have their own
+thresholds, ``AUDIENCE_STATS_*``: see ``audience.quality.stats.StatsConfig``.
 """
 
 from __future__ import annotations
@@ -43,7 +37,6 @@ from dataclasses import dataclass
 from audience.settings import SettingError
 
 ENV_PREFIX = "AUDIENCE_GATE_"
-SEVERITY_CHOICES = ("warning", "critical")
 
 
 @dataclass(frozen=True)
@@ -57,11 +50,6 @@ class GateConfig:
     persona_min_size: int = 50
     member_min_age: int = 18
     probability_tolerance: float = 1e-6
-    significance: float = 0.05
-    min_jaccard: float = 0.5
-    min_ari: float = 0.5
-    min_silhouette: float = 0.0
-    stability_severity: str = "warning"
 
     def __post_init__(self) -> None:
         _check_share("max_row_drop", self.max_row_drop, open_high=False)
@@ -77,17 +65,6 @@ class GateConfig:
         if not 0 < self.probability_tolerance < 0.5:
             raise SettingError(
                 f"{_env('probability_tolerance')}={self.probability_tolerance} must be above 0 and below 0.5"
-            )
-        _check_share("significance", self.significance, open_low=True, open_high=True)
-        _check_share("min_jaccard", self.min_jaccard)
-        if not -1 <= self.min_ari <= 1:
-            raise SettingError(f"{_env('min_ari')}={self.min_ari} must be between -1 and 1")
-        if not -1 <= self.min_silhouette <= 1:
-            raise SettingError(f"{_env('min_silhouette')}={self.min_silhouette} must be between -1 and 1")
-        if self.stability_severity not in SEVERITY_CHOICES:
-            raise SettingError(
-                f"{_env('stability_severity')}={self.stability_severity!r} must be one of "
-                f"{', '.join(SEVERITY_CHOICES)}"
             )
 
     @property

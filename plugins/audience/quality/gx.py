@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from audience import warehouse
 from audience.quality.checks import (
     MESSAGE_LIMIT,
@@ -524,7 +526,8 @@ def statistical_checks(params: WarehouseParams, run_id: str) -> list[ValidationO
         log.info("no %s module: statistical checks skipped", STATS_MODULE)
         return []
     try:
-        returned = list(stats.run_checks(params, run_id))
+        with psycopg.connect(**params.libpq(), connect_timeout=10) as conn:
+            returned = list(stats.run_checks(conn, run_id))
     except Exception as exc:  # noqa: BLE001 - a broken check fails the gate; it must not hide the others
         log.exception("statistical checks raised")
         checks = [

@@ -1100,6 +1100,12 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def report_path_for(run_id: str, out_dir: Path | None = None) -> Path:
+    """Where the report of gate run ``run_id`` is written."""
+    directory = Path(out_dir) if out_dir is not None else local_dir() / REPORTS_DIR
+    return directory / f"run_{_safe_name(run_id)}.html"
+
+
 def write_report(conn: psycopg.Connection, run_id: str | None = None, *, out_dir: Path | None = None) -> Path:
     """Write the run's report to ``<out_dir>/run_<run_id>.html`` and ``<out_dir>/latest.html``.
 
@@ -1110,9 +1116,9 @@ def write_report(conn: psycopg.Connection, run_id: str | None = None, *, out_dir
     started = time.monotonic()
     page, verdict = render_report(conn, run_id)
     name = verdict.run_id or run_id or f"adhoc_{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    directory = Path(out_dir) if out_dir is not None else local_dir() / REPORTS_DIR
+    path = report_path_for(name, out_dir)
+    directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"run_{_safe_name(name)}.html"
     _write_atomic(path, page)
     _write_atomic(directory / LATEST_NAME, page)
     log.info(
