@@ -89,6 +89,11 @@ def test_dbt_models_rendered_as_tasks(dagbag):
     for model_task in ("psychographic_profiles", "purchase_propensity"):
         downstream = build.get_task(model_task).get_flat_relative_ids(upstream=False)
         assert any("persons" in d for d in downstream) and "validate_segments" in downstream
+    # the report runs whatever the gate said, but the run ends failed when the gate failed
+    assert build.get_task("run_report").trigger_rule == "all_done"
+    (leaf,) = [t for t in build.tasks if not t.downstream_list]
+    assert leaf.task_id == "segments_validated" and leaf.trigger_rule == "all_success"
+    assert {"validate_segments", "run_report"} <= set(leaf.upstream_task_ids)
     gate = build.get_task("validate_segments")
     assert all(
         any(model in u for u in gate.get_flat_relative_ids(upstream=True)) for model in ("audience_members",)

@@ -26,20 +26,18 @@ def test_defaults_and_environment_overrides() -> None:
     assert config == GateConfig()
     assert (config.max_row_drop, config.max_row_growth) == (0.5, 3.0)
     assert config.destination_min_sizes == {"facebook": 100, "linkedin": 300}
-    assert config.persona_min_size == 50 and config.stability_severity == "warning"
+    assert config.persona_min_size == 50
 
     config = load_config(
         {
             "AUDIENCE_GATE_MAX_ROW_DROP": "0.3",
             "AUDIENCE_GATE_MIN_AUDIENCE_LINKEDIN": "1000",
-            "AUDIENCE_GATE_STABILITY_SEVERITY": " Critical ",
-            "AUDIENCE_GATE_SIGNIFICANCE": "",
+            "AUDIENCE_GATE_PERSONA_MIN_SIZE": "",
         }
     )
     assert config.max_row_drop == 0.3 and config.min_row_share() == pytest.approx(0.7)
     assert config.destination_min_sizes["linkedin"] == 1000
-    assert config.stability_severity == "critical"
-    assert config.significance == 0.05
+    assert config.persona_min_size == 50  # empty means the default
     assert load_config({}, persona_min_size=20).persona_min_size == 20
 
 
@@ -57,8 +55,12 @@ def test_defaults_and_environment_overrides() -> None:
             {"AUDIENCE_GATE_MIN_AUDIENCE_FACEBOOK": "0"},
             "AUDIENCE_GATE_MIN_AUDIENCE_FACEBOOK=0 must be at least",
         ),
-        ({"AUDIENCE_GATE_SIGNIFICANCE": "nan"}, "AUDIENCE_GATE_SIGNIFICANCE='nan' is not a number"),
-        ({"AUDIENCE_GATE_STABILITY_SEVERITY": "fatal"}, "AUDIENCE_GATE_STABILITY_SEVERITY='fatal' must be"),
+        (
+            {"AUDIENCE_GATE_PROBABILITY_TOLERANCE": "nan"},
+            "AUDIENCE_GATE_PROBABILITY_TOLERANCE='nan' is not a",
+        ),
+        # the statistical thresholds are AUDIENCE_STATS_* (audience.quality.stats), not the gate's
+        ({"AUDIENCE_GATE_SIGNIFICANCE": "0.05"}, "unknown variable(s) ['AUDIENCE_GATE_SIGNIFICANCE']"),
         ({"AUDIENCE_GATE_MAX_DROP": "0.2"}, "unknown variable(s) ['AUDIENCE_GATE_MAX_DROP']"),
     ],
 )
@@ -119,8 +121,9 @@ def test_row_count_bounds() -> None:
 def _fake_stats(monkeypatch, run_checks) -> list:
     calls: list = []
 
-    def recorded(conn_or_params, run_id):
-        calls.append((conn_or_params, run_id))
+    def recorded(conn, run_id):
+        calls.append((conn.info.dbname, run_id))  # the gate hands over an open connection
+        conn_or_params = conn
         return run_checks(conn_or_params, run_id)
 
     module = types.ModuleType("audience.quality.stats")
@@ -157,7 +160,7 @@ def test_statistical_checks_are_recorded_and_a_failed_critical_one_fails_the_gat
     with pytest.raises(QualityGateFailed) as info:
         run_gate(clean_db, ["audience_members"], run_id="stats-run", data_docs=False)
 
-    assert calls and calls[0][0].dbname == clean_db.dbname and calls[0][1] == "stats-run"
+    assert calls and calls[0][0] == clean_db.dbname and calls[0][1] == "stats-run"
     assert {c.check_name for c in info.value.result.blocking} == {"segments_differ:gender"}
     assert "marts.person_segments segments_differ:gender: p=0.4" in str(info.value)
     rows = execute(
@@ -209,6 +212,7 @@ def test_failed_gate_fails_the_airflow_task_without_retry(clean_db: WarehousePar
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", clean_db.uri())
     monkeypatch.setenv("AUDIENCE_GX_DATA_DOCS", "false")
     monkeypatch.setattr("audience.quality.gx.suite_modules", lambda: ["audience_members"])
+    monkeypatch.setitem(sys.modules, "audience.quality.stats", None)  # this toy warehouse has no segments
     assert pipeline.validate_segments(run_id="task-ok")["success"] is True
 
     execute(clean_db, "update marts.persons set has_marketing_consent = false where person_id = 'p0005'")

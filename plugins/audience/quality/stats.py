@@ -74,8 +74,12 @@ class StatsConfig:
     sample_rows: int = 20_000
     #: segments/categories with fewer people are left out of a test (and of stability verdicts).
     min_group_size: int = 10
-    #: severity of a failed difference test: critical stops the sync, warning is recorded only.
+    #: severity of a failed test on the attribute a segmentation is defined by (a tier that does not
+    #: differ in score, an age band that does not differ in age): critical stops the sync.
     difference_severity: str = "critical"
+    #: severity of a failed test on another attribute (does the segmentation mean something beyond
+    #: its definition?): a weak real effect may miss p < alpha on a small base, so warning by default.
+    secondary_difference_severity: str = "warning"
     #: minimum cosine silhouette of the interest clusters (0.25: weak structure; 0.5: reasonable).
     min_silhouette: float = 0.25
     #: authors sampled to recompute the silhouette (O(n²) distances).
@@ -121,6 +125,7 @@ class StatsConfig:
             raise SettingError(f"stats setting min_group_size={self.min_group_size} must be at least 2")
         for name in (
             "difference_severity",
+            "secondary_difference_severity",
             "silhouette_severity",
             "cluster_size_severity",
             "stability_severity",
@@ -399,6 +404,10 @@ DIFFERENCE_TESTS: tuple[DifferenceTest, ...] = (
 )
 
 
+def _difference_severity(test: DifferenceTest, cfg: StatsConfig) -> str:
+    return cfg.difference_severity if test.defining else cfg.secondary_difference_severity
+
+
 def _pair_sql(test: DifferenceTest) -> tuple[str, str, str]:
     """FROM clause and the segment / value expressions of one test."""
     seg, val = ATTRIBUTES[test.segment], ATTRIBUTES[test.attribute]
@@ -465,7 +474,7 @@ def run_difference_test(conn: psycopg.Connection, test: DifferenceTest, cfg: Sta
         check_name=test.check_name,
         expectation_type=kind,
         success=ok,
-        severity=cfg.difference_severity,
+        severity=_difference_severity(test, cfg),
         observed=observed,
         message=_difference_message(test, result, ok, cfg),
     )
@@ -746,7 +755,7 @@ def run_checks(
         checks += _guarded(
             conn,
             [seg.table, val.table],
-            (STATISTICS_SUITE, seg.table, test.check_name, kind, cfg.difference_severity),
+            (STATISTICS_SUITE, seg.table, test.check_name, kind, _difference_severity(test, cfg)),
             "build them (dbt build) and re-run",
             lambda test=test: [run_difference_test(conn, test, cfg)],
         )
