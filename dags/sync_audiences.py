@@ -7,7 +7,7 @@ batches, each recorded only after the platform acknowledged it. One mapped task
 per audience × destination.
 
 Scheduled on `segments_validated`, which only a passing quality gate emits.
-Without an Airflow connection `facebook_ads` the sandbox is used.
+Without an Airflow connection `facebook_ads` / `linkedin_ads` the sandbox is used.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from audience.assets import SEGMENTS_VALIDATED
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    tags=["audience", "sync", "facebook"],
+    tags=["audience", "sync", "facebook", "linkedin"],
     doc_md=__doc__,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"},
     params={
@@ -32,9 +32,9 @@ from audience.assets import SEGMENTS_VALIDATED
             [], type="array", items={"type": "string"}, description="Audience keys to sync; empty = all."
         ),
         "destinations": Param(
-            ["facebook"],
+            ["facebook", "linkedin"],
             type="array",
-            items={"type": "string", "enum": ["facebook"]},
+            items={"type": "string", "enum": ["facebook", "linkedin"]},
             description="Destinations to sync.",
         ),
         "dry_run": Param(False, type="boolean", description="Compute and report the changes, send nothing."),

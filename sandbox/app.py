@@ -12,6 +12,8 @@ Sandbox-only endpoints (never on the real services):
 - ``GET /_sandbox/facebook/audiences`` — every audience with its member count
 - ``GET /_sandbox/facebook/audiences/{id}/members`` — stored key rows
   (``{"schema", "data"}``; ``?format=dicts`` for a list of dicts; ``limit``/``offset``)
+- ``GET /_sandbox/linkedin/segments`` and ``/_sandbox/linkedin/segments/{id}/members`` —
+  LinkedIn DMP segments and their members (:mod:`sandbox.linkedin_ads`)
 - ``GET /_sandbox/stats`` — requests per endpoint and status, faults injected
 - ``POST /_sandbox/reset`` — drop all platform state (audiences, members, sessions,
   HubSpot changes, call budgets, stats)
@@ -39,7 +41,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from sandbox import eurostat, facebook_pages, insee, linkedin, salesforce
+from sandbox import eurostat, facebook_pages, insee, linkedin, linkedin_ads, salesforce
 from sandbox.config import ConfigError, FaultConfig, SandboxConfig
 from sandbox.graph import DISPLAY_ORDER, GraphAPI, GraphError, rate_limit_error, trace_id
 from sandbox.hubspot import ContactStore, HubSpotError, deals_router, parse_search, validation_error
@@ -73,6 +75,11 @@ def endpoint_key(method: str, path: str) -> str:
         return f"{method} /crm/v3/objects/contacts/{{id}}"
     if path.startswith("/_sandbox/facebook/audiences/"):
         return f"{method} /_sandbox/facebook/audiences/{{id}}/members"
+    if path.startswith("/rest/dmpSegments/"):
+        parts = ["{id}" if p.isdigit() else p for p in path.split("/")]
+        return f"{method} " + "/".join(parts)
+    if path.startswith("/_sandbox/linkedin/segments/"):
+        return f"{method} /_sandbox/linkedin/segments/{{id}}/members"
     return f"{method} {path}"
 
 
@@ -81,6 +88,8 @@ def api_target(path: str) -> str | None:
         return "hubspot"
     if GRAPH_PATH.match(path):
         return "graph"
+    if path == "/rest/dmpSegments" or path.startswith("/rest/dmpSegments/"):
+        return "linkedin_ads"
     return None
 
 
@@ -174,6 +183,12 @@ def _fault_response(kind: str, variant: float, target: str, config: SandboxConfi
         return HTMLResponse(HTML_503, status_code=503)
     if kind == "timeout":
         return HTMLResponse(HTML_504, status_code=504)
+    if target == "linkedin_ads":
+        if kind in ("429", "graph_rate_limit"):
+            err = linkedin_ads.too_many_requests()
+        else:
+            err = linkedin.LinkedInError(500, "INTERNAL_SERVER_ERROR", "Internal Server Error", 0)
+        return JSONResponse(err.body, status_code=err.status)
     if target == "hubspot":
         if kind in ("429", "graph_rate_limit"):
             return _hubspot_rate_limited()
@@ -387,12 +402,17 @@ def create_app(
             )
         return JSONResponse(contacts.project(obj, tuple(obj.get("properties") or {})))
 
-    app.include_router(deals_router(world_dir, store, state_dir, runtime, _hubspot_auth, _hubspot_rate_limited))
+    app.include_router(
+        deals_router(world_dir, store, state_dir, runtime, _hubspot_auth, _hubspot_rate_limited)
+    )
     app.include_router(salesforce.router(world_dir, runtime))
     app.include_router(insee.make_router(runtime))
     app.include_router(eurostat.make_router(runtime))
     app.include_router(facebook_pages.create_router(world_dir))  # before the Graph catch-all
     app.include_router(linkedin.create_router(world_dir))
+    dmp_router, dmp_segments = linkedin_ads.create_router(lambda: runtime.config)
+    app.include_router(dmp_router)
+    app.state.dmp_segments = dmp_segments
 
     # -- sandbox-only -------------------------------------------------------------------------
     @app.get("/_sandbox/facebook/audiences")
@@ -441,6 +461,7 @@ def create_app(
         await run_in_threadpool(store.reset)
         contacts.reset()
         graph.budget.reset()
+        dmp_segments.reset()
         runtime.reset_stats()
         log.info("sandbox: state reset")
         return {"reset": True}

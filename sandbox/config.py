@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 FAULT_KINDS = ("429", "500", "503", "graph_rate_limit", "timeout")
-TARGETS = ("hubspot", "graph", "salesforce")
+TARGETS = ("hubspot", "graph", "salesforce", "linkedin_ads")
 
 
 class ConfigError(ValueError):
@@ -86,6 +86,9 @@ class SandboxConfig:
     - ``hubspot_max_results``: results one search query can page through (10,000).
     - ``replace_session_seconds``: how long a usersreplace session stays open
       waiting for its next batch (Meta: 90 minutes).
+    - ``linkedin_calls_per_minute``: calls on a DMP segment's ``/users`` per token
+      per sliding minute (LinkedIn: about 600); past it, 429 ``TOO_MANY_REQUESTS``.
+    - ``linkedin_max_elements``: elements per ``/users`` call (5,000, as peers use).
     """
 
     graph_calls_per_hour_base: int = 5000
@@ -96,6 +99,8 @@ class SandboxConfig:
     hubspot_search_per_second: float = 0.0
     hubspot_max_results: int = 10_000
     replace_session_seconds: int = 90 * 60
+    linkedin_calls_per_minute: int = 600
+    linkedin_max_elements: int = 5_000
 
     def __post_init__(self) -> None:
         if self.rate_limit_status not in (400, 429):

@@ -16,7 +16,7 @@ from audience.settings import SettingError
 log = logging.getLogger(__name__)
 
 # the audiences and destinations the sync knows; grows with the audience catalogue
-DESTINATIONS = ("facebook",)
+DESTINATIONS = ("facebook", "linkedin")
 
 
 def ingest(task_id: str, *, full_refresh: bool = False, since: str | None = None) -> dict[str, Any]:

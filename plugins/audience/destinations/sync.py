@@ -18,7 +18,7 @@ One run:
    harmless (adds and removes are idempotent on the platforms);
 4. the run, with its counts, is recorded in ``ops.sync_runs``.
 
-An audience smaller than the destination's minimum (Facebook: 100) gets no
+An audience smaller than the destination's minimum (Facebook: 100, LinkedIn: 300) gets no
 additions (outcome ``skipped_too_small``); removals still go out, because
 consent withdrawals must reach the platform whatever the audience's size.
 
@@ -127,7 +127,11 @@ def make_destination(name: str) -> Destination:
         from audience.destinations.facebook import FacebookDestination  # noqa: PLC0415
 
         return FacebookDestination()
-    raise ValueError(f"unknown destination {name!r}; known: facebook")
+    if name == "linkedin":
+        from audience.destinations.linkedin import LinkedInDestination  # noqa: PLC0415
+
+        return LinkedInDestination()
+    raise ValueError(f"unknown destination {name!r}; known: facebook, linkedin")
 
 
 def audience_description(audience_key: str) -> str:
@@ -154,10 +158,20 @@ def _queries(destination: Destination) -> _Queries:
         )
     )
     row_hash = sql.SQL("encode(sha256(convert_to(concat_ws(chr(31), {}), 'UTF8')), 'hex')").format(values)
+    # A destination whose identity several people may share (LinkedIn: the e-mail hash) holds each
+    # identity once: one desired row per member key (the smallest row hash when rows differ).
+    dedupe = bool(getattr(destination, "dedupe_members", False))
     desired = sql.SQL(
-        "select {member_key} as member_key, {row_hash} as row_hash, array[{values}] as member_row "
-        "from {table} m where m.audience_key = %(audience_key)s and {member_key} is not null"
-    ).format(member_key=member_key, row_hash=row_hash, values=values, table=sql.SQL(MEMBERS_TABLE))
+        "select {distinct}{member_key} as member_key, {row_hash} as row_hash, array[{values}] as member_row "
+        "from {table} m where m.audience_key = %(audience_key)s and {member_key} is not null{order}"
+    ).format(
+        distinct=sql.SQL("distinct on (1) " if dedupe else ""),
+        member_key=member_key,
+        row_hash=row_hash,
+        values=values,
+        table=sql.SQL(MEMBERS_TABLE),
+        order=sql.SQL(" order by 1, 2" if dedupe else ""),
+    )
     held = sql.SQL(
         "select member_key, row_hash, member_row from ops.sync_state "
         "where destination = %(destination)s and audience_key = %(audience_key)s"
@@ -219,7 +233,7 @@ def sync_audience(
 ) -> SyncResult:
     """Bring the platform's audience to ``marts.audience_members`` for ``audience_key``.
 
-    ``destination`` is a :class:`Destination` or its name (``"facebook"``).
+    ``destination`` is a :class:`Destination` or its name (``"facebook"``, ``"linkedin"``).
     ``dry_run`` counts the changes and sends nothing. ``full_refresh`` re-sends
     every desired member (the platform may have drifted from the ledger);
     removals still come from the ledger. A platform's refusal does not raise:
@@ -412,6 +426,10 @@ def _audience_gone(exc: DestinationError) -> bool:
         from audience.destinations.facebook import is_audience_gone  # noqa: PLC0415
 
         return is_audience_gone(exc)
+    if exc.destination == "linkedin":
+        from audience.destinations.linkedin import is_audience_gone as segment_gone  # noqa: PLC0415
+
+        return segment_gone(exc)
     return False
 
 
