@@ -164,6 +164,17 @@ def collect_summary(sandbox_url: str) -> dict[str, Any]:
                 "select audience_key, count(*) from marts.audience_members group by 1 order by 1"
             ).fetchall()
         }
+        # what each destination should hold: Facebook a row per member; LinkedIn one per email hash
+        out["expected"] = {
+            "facebook": dict(out["audiences"]),
+            "linkedin": {
+                key: int(n)
+                for key, n in conn.execute(
+                    "select audience_key, count(distinct email_sha256) from marts.audience_members "
+                    "where email_sha256 <> '' group by 1"
+                ).fetchall()
+            },
+        }
         out["sync_runs"] = [
             dict(
                 zip(
@@ -180,9 +191,11 @@ def collect_summary(sandbox_url: str) -> dict[str, Any]:
                 """
             ).fetchall()
         ]
-    resp = httpx.get(f"{sandbox_url}/_sandbox/facebook/audiences", timeout=30)
-    resp.raise_for_status()
-    out["platform"] = resp.json()
+    out["platform"] = {}
+    for destination, path in (("facebook", "facebook/audiences"), ("linkedin", "linkedin/segments")):
+        resp = httpx.get(f"{sandbox_url}/_sandbox/{path}", timeout=30)
+        resp.raise_for_status()
+        out["platform"][destination] = resp.json()
     return out
 
 
@@ -203,12 +216,17 @@ def _validation_verdict(conn: Any) -> dict[str, Any]:
         "run_id": row[0],
         "passed": int(row[1]),
         "failed": int(row[2]),
+        "warnings": int(row[3]),
         "verdict": "PASS" if row[2] == 0 else "FAIL",
     }
 
 
 def _platform_count(platform: Any, audience_key: str) -> int | None:
-    items = platform.get("audiences", platform) if isinstance(platform, dict) else platform
+    items = (
+        platform.get("audiences", platform.get("segments", platform))
+        if isinstance(platform, dict)
+        else platform
+    )
     for item in items or []:
         if item.get("name") == audience_key:
             return int(item.get("member_count", item.get("members", 0)))
@@ -243,8 +261,14 @@ def render(summary: dict[str, Any], timings: dict[str, float], total_s: float) -
     v = summary["validation"]
     lines.append(
         f"Validation: {v['verdict']}"
-        + (f" ({v['passed']} checks passed, {v['failed']} failed)" if "passed" in v else "")
+        + (
+            f" ({v['passed']} checks passed, {v['failed']} critical failed, {v['warnings']} warnings)"
+            if "passed" in v
+            else ""
+        )
     )
+    if summary.get("report"):
+        lines.append(f"Run report: {summary['report']}")
     lines.append("Audiences (warehouse → platform, as the sandbox now holds them):")
     for item in summary["catalogue"]:
         key, n = item["audience"], summary["audiences"].get(item["audience"], 0)
@@ -253,11 +277,13 @@ def render(summary: dict[str, Any], timings: dict[str, float], total_s: float) -
             why = "below its minimum size" if not item["syncable"] else "not synced"
             lines.append(f"  {key:<34} members {n:>7,}  ({why}; not sent)")
             continue
-        held = _platform_count(summary["platform"], key)
         for r in runs:
+            dest = r["destination"]
+            n = summary["expected"].get(dest, {}).get(key, 0)
+            held = _platform_count(summary["platform"].get(dest, {}), key)
             match = "match" if held == n else "MISMATCH"
             lines.append(
-                f"  {key:<34} {r['destination']:<9} members {n:>7,}  platform holds "
+                f"  {key:<34} {dest:<9} members {n:>7,}  platform holds "
                 f"{held if held is not None else '-':>7}  ({match}; this run +{r['added']:,} −{r['removed']:,}, "
                 f"{r['outcome']})"
             )
@@ -297,9 +323,10 @@ def main(contacts: int | None = None) -> int:
     )
     synced = {r["audience"] for r in summary["sync_runs"]}
     mismatched = [
-        k
-        for k, n in summary["audiences"].items()
-        if k in synced and _platform_count(summary["platform"], k) != n
+        f"{r['audience']} ({r['destination']})"
+        for r in summary["sync_runs"]
+        if _platform_count(summary["platform"].get(r["destination"], {}), r["audience"])
+        != summary["expected"].get(r["destination"], {}).get(r["audience"], 0)
     ]
     missing = [i["audience"] for i in summary["catalogue"] if i["syncable"] and i["audience"] not in synced]
     if missing:
