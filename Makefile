@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test evaluate audiences airflow bench-ingest dbt-parse env lint format clean stop
+.PHONY: install demo test evaluate audiences airflow bench-sync bench-ingest dbt-parse env lint format clean stop
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ airflow: install
 
 bench-ingest: install
 	$(BIN)/audience bench-ingest
+
+bench-sync: install
+	$(BIN)/audience bench-sync
 
 dbt-parse: install
 	$(BIN)/audience dbt-parse

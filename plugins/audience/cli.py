@@ -187,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--world", help="world folder (default .local/world, the demo's)")
     p.set_defaults(func=_cmd_evaluate)
 
+    p = sub.add_parser(
+        "bench-sync",
+        help="sync speed and requests beside the SDK's add_users (options: --help)",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
     p = sub.add_parser("dbt-parse", help="write the dbt manifest Cosmos renders the DAG from")
     p.set_defaults(func=_cmd_dbt_parse)
     return parser
@@ -194,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench-sync"]:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        from audience.bench_sync import main as main_bench_sync  # noqa: PLC0415
+
+        return int(main_bench_sync(argv[1:]) or 0)
     if argv[:1] == ["bench-ingest"]:
         # its options belong to the benchmark's own parser (argparse's REMAINDER drops leading flags)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
