@@ -200,6 +200,12 @@ on conflict (destination, audience_key, member_key) do update set
     synced_at = excluded.synced_at
 """
 
+# Batches of a replace session acknowledged so far (session-scoped: a crash drops them).
+_REPLACE_TABLE = "pg_temp.sync_replace"
+_REPLACE_DDL = (
+    "create temp table if not exists sync_replace (member_key text, row_hash text, member_row text[])"
+)
+
 _DELETE = """
 delete from ops.sync_state
 where destination = %s and audience_key = %s and member_key = any(%s)
@@ -221,8 +227,10 @@ def sync_audience(
 
     ``destination`` is a :class:`Destination` or its name (``"facebook"``).
     ``dry_run`` counts the changes and sends nothing. ``full_refresh`` re-sends
-    every desired member (the platform may have drifted from the ledger);
-    removals still come from the ledger. A platform's refusal does not raise:
+    every desired member (the platform may have drifted from the ledger): through
+    a replace session when the destination has one (``replace_batch``: the
+    platform then holds exactly the audience, strays included gone), else as
+    additions, removals coming from the ledger. A platform's refusal does not raise:
     the result (and ``ops.sync_runs``) has outcome ``failed`` and the platform's
     message; batches acknowledged before the failure stay recorded.
     """
@@ -330,6 +338,10 @@ def _run(
         audience_key, audience_description(audience_key)
     )
     result.platform_audience_id = audience_id
+    if full_refresh and to_add and hasattr(destination, "replace_batch"):
+        _run_replace(conn, destination, audience_key, audience_id, queries, params, result)
+        result.outcome = "synced" if result.outcome == "running" else result.outcome
+        return
     if to_remove:
         with closing(_stream_batches(conn, destination, queries.removes, params, "sync_removes")) as batches:
             for batch in batches:
@@ -351,6 +363,86 @@ def _run(
                         result.invalid_samples.setdefault(sample, reason)
     if result.outcome == "running":
         result.outcome = "synced"
+
+
+def _run_replace(
+    conn: psycopg.Connection,
+    destination: Any,
+    audience_key: str,
+    audience_id: str,
+    queries: _Queries,
+    params: dict[str, Any],
+    result: SyncResult,
+) -> None:
+    """Full refresh through one replace session: the platform ends up holding exactly the rows sent.
+
+    Every desired member goes out in request-sized batches of one session
+    (``batch_seq`` 1.., the last flagged). Acknowledged batches are staged in a
+    session temp table; only once the last batch is acknowledged is the ledger
+    rewritten, in one transaction, to exactly the staged rows. A crash before
+    that leaves the platform (which applies the replace on the last batch) and
+    the ledger as they were; the next full refresh opens a new session.
+    """
+    session_id = destination.new_replace_session()
+    estimated = result.to_add
+    conn.execute(_REPLACE_DDL)
+    conn.execute(f"truncate {_REPLACE_TABLE}")
+    conn.commit()
+    sent = 0
+    with closing(_stream_batches(conn, destination, queries.adds, params, "sync_replace")) as batches:
+        seq = 0
+        pending = next(batches, None)
+        while pending is not None:
+            following = next(batches, None)
+            seq += 1
+            rows = [item[2] for item in pending]
+            ack = destination.replace_batch(
+                audience_id,
+                destination.schema,
+                rows,
+                session_id=session_id,
+                batch_seq=seq,
+                last=following is None,
+                estimated_total=estimated,
+            )
+            with conn.transaction():
+                copy_rows(
+                    conn,
+                    _REPLACE_TABLE,
+                    ("member_key", "row_hash", "member_row"),
+                    ((key, digest, _array_literal(row)) for key, digest, row in pending),
+                )
+            conn.commit()
+            sent += len(pending)
+            result.added += ack.received
+            result.invalid += ack.invalid
+            for sample, reason in ack.invalid_samples.items():
+                if len(result.invalid_samples) < 50:
+                    result.invalid_samples.setdefault(sample, reason)
+            pending = following
+    with conn.transaction():
+        held = conn.execute(
+            "delete from ops.sync_state where destination = %s and audience_key = %s",
+            (destination.name, audience_key),
+        ).rowcount
+        conn.execute(
+            "insert into ops.sync_state "
+            "(destination, audience_key, platform_audience_id, member_key, row_hash, member_row, synced_at) "
+            f"select %s, %s, %s, member_key, row_hash, member_row, now() from {_REPLACE_TABLE}",
+            (destination.name, audience_key, audience_id),
+        )
+        conn.execute(f"truncate {_REPLACE_TABLE}")
+    conn.commit()
+    result.removed = result.to_remove
+    log.info(
+        "sync %s -> %s: replace session of %d batch(es) done: %d sent, ledger %d -> %d rows",
+        audience_key,
+        destination.name,
+        seq,
+        sent,
+        held,
+        sent,
+    )
 
 
 def _record_added(
