@@ -1,4 +1,4 @@
-"""Full refresh through usersreplace sessions, and kill trials, against the real sandbox and PostgreSQL."""
+"""Full refresh through usersreplace sessions, kill trials and lookalikes, against the real sandbox and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def conn(sync_db, graph_sandbox):
     requests.post(f"{graph_sandbox.url}/_sandbox/reset", timeout=10).raise_for_status()
     set_faults(graph_sandbox.url, 0.0)
     members.reset(sync_db)
+    sync_db.execute("drop table if exists ops.sync_lookalikes")
+    sync_db.execute("drop table if exists marts.audiences")
+    sync_db.commit()
     yield sync_db
 
 
@@ -142,10 +145,7 @@ def test_twenty_kills_converge_with_nothing_lost_and_little_resent(conn, graph_s
             leaving = rng.sample(sorted(present), 500)
             changing = rng.sample(sorted(present - set(leaving)), 200)
             members.delete(conn, leaving + changing)
-            changed = [
-                [pid, *light(1, start=i, tag=f"t{trial}")[0][1:]]
-                for i, pid in enumerate(changing)
-            ]
+            changed = [[pid, *light(1, start=i, tag=f"t{trial}")[0][1:]] for i, pid in enumerate(changing)]
             members.insert(conn, light(500, start=next_id) + changed)
             present = (present - set(leaving)) | {f"p{i:07d}" for i in range(next_id, next_id + 500)}
             next_id += 500
@@ -164,3 +164,71 @@ def test_twenty_kills_converge_with_nothing_lost_and_little_resent(conn, graph_s
         assert twice <= batch, (trial, twice)  # only the batch in flight when killed went twice
         assert sum(adds.values()) > sum(adds_before.values()), trial
         adds_before, removes_before = adds, removes
+
+
+def catalogue(conn, countries: list[str], ratio: float, enabled: bool = True) -> None:
+    conn.execute(
+        "create table if not exists marts.audiences (audience_key text primary key, lookalike_enabled boolean, "
+        "lookalike_countries text[], lookalike_ratio numeric, lookalike_starting_ratio numeric)"
+    )
+    conn.execute(
+        "insert into marts.audiences values (%s, %s, %s, %s, null) on conflict (audience_key) do update set "
+        "lookalike_enabled = excluded.lookalike_enabled, lookalike_countries = excluded.lookalike_countries, "
+        "lookalike_ratio = excluded.lookalike_ratio",
+        (AUDIENCE, enabled, countries, ratio),
+    )
+    conn.commit()
+
+
+def lookalikes_on_platform(url: str) -> dict[str, dict]:
+    listed = requests.get(f"{url}/_sandbox/facebook/audiences", timeout=10).json()["audiences"]
+    found = {}
+    for audience in listed:
+        if audience["subtype"] == "LOOKALIKE":
+            graph = requests.get(
+                f"{url}/v26.0/{audience['id']}",
+                params={"fields": "name,lookalike_spec", "access_token": "sandbox-token"},
+                timeout=10,
+            ).json()
+            found[audience["id"]] = graph
+    return found
+
+
+def test_lookalikes_follow_the_catalogue_once_per_source_audience(conn, graph_sandbox):
+    url = graph_sandbox.url
+    members.insert(conn, members.synthetic(300))
+    catalogue(conn, ["FR", "DE"], 0.05)
+    first = sync_audience(conn, destination(url), AUDIENCE)
+    assert first.outcome == "synced" and len(first.lookalike_ids) == 2, first.message
+    made = lookalikes_on_platform(url)
+    assert set(made) == set(first.lookalike_ids)
+    specs = sorted((m["lookalike_spec"]["country"], m["lookalike_spec"]["ratio"]) for m in made.values())
+    assert specs == [("DE", 0.05), ("FR", 0.05)]
+    assert {m["name"] for m in made.values()} == {
+        f"{AUDIENCE} lookalike 5% FR",
+        f"{AUDIENCE} lookalike 5% DE",
+    }
+
+    again = sync_audience(conn, destination(url), AUDIENCE)  # recorded: no call at all
+    assert (again.outcome, again.requests, sorted(again.lookalike_ids)) == (
+        "unchanged",
+        0,
+        sorted(first.lookalike_ids),
+    )
+    conn.execute("delete from ops.sync_lookalikes")
+    conn.commit()
+    found = sync_audience(conn, destination(url), AUDIENCE)  # record lost: found by name, not made twice
+    assert sorted(found.lookalike_ids) == sorted(first.lookalike_ids)
+    assert len(lookalikes_on_platform(url)) == 2
+
+
+def test_bad_lookalike_settings_are_reported_and_the_sync_stands(conn, graph_sandbox):
+    url = graph_sandbox.url
+    members.insert(conn, members.synthetic(300))
+    catalogue(conn, ["FR"], 0.5)
+    result = sync_audience(conn, destination(url), AUDIENCE)
+    assert result.outcome == "synced" and result.lookalike_ids == []
+    assert "lookalike not made" in result.message and "0.5" in result.message
+    assert lookalikes_on_platform(url) == {}
+    catalogue(conn, ["FR"], 0.05, enabled=False)
+    assert sync_audience(conn, destination(url), AUDIENCE).lookalike_ids == []

@@ -428,6 +428,33 @@ class FacebookDestination:
 
         return self._retrying("find or create a custom audience", call)
 
+    def find_or_create_lookalike(self, name: str, origin_audience_id: str, spec: dict[str, Any]) -> str:
+        """The lookalike called ``name``, created from ``origin_audience_id`` with ``spec`` if absent.
+
+        ``spec`` is Meta's ``lookalike_spec`` (``{"type": "custom_ratio", "ratio": 0.01, "country": "FR"}``).
+        Like :meth:`find_or_create_audience`, listing and creating share one retry loop.
+        """
+
+        def call() -> str:
+            found = _pick(self._list(("id", "name")), name)
+            if found:
+                return found
+            params = {
+                "name": name,
+                "subtype": "LOOKALIKE",
+                "origin_audience_id": origin_audience_id,
+                "lookalike_spec": json.dumps(spec, separators=(",", ":")),
+            }
+            path = (f"act_{self.settings.ad_account_id}", "customaudiences")
+            body = check_json_answer(self._call("POST", path, params, "create lookalike"), "create lookalike")
+            audience_id = str(body.get("id") or "")
+            if not audience_id:
+                raise DestinationError("creating a lookalike audience returned no id", destination=NAME)
+            log.info("facebook: created lookalike audience %s from %s", audience_id, origin_audience_id)
+            return audience_id
+
+        return self._retrying("find or create a lookalike audience", call)
+
     def read(self, audience_id: str) -> dict[str, Any]:
         """The audience's fields (id, name, description, approximate counts, status)."""
 

@@ -41,6 +41,7 @@ import psycopg
 from psycopg import sql
 
 from audience.destinations.base import Destination, DestinationError
+from audience.destinations.lookalikes import ensure_lookalikes
 from audience.warehouse import copy_rows
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class SyncResult:
     outcome: str = "running"
     message: str = ""
     invalid_samples: dict[str, str] = field(default_factory=dict)
+    lookalike_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -248,6 +250,8 @@ def sync_audience(
             result.message = "another sync of this audience to this destination is running; nothing done"
         else:
             _run(conn, destination, audience_key, result, dry_run=dry_run, full_refresh=full_refresh)
+            if result.outcome in ("synced", "unchanged") and result.platform_audience_id:
+                _lookalikes(conn, destination, audience_key, result)
     except DestinationError as exc:
         conn.rollback()
         result.outcome = "failed"
@@ -363,6 +367,20 @@ def _run(
                         result.invalid_samples.setdefault(sample, reason)
     if result.outcome == "running":
         result.outcome = "synced"
+
+
+def _lookalikes(
+    conn: psycopg.Connection, destination: Destination, audience_key: str, result: SyncResult
+) -> None:
+    """Lookalikes from the catalogue's settings; a refusal is reported, the sync itself stands."""
+    try:
+        result.lookalike_ids = ensure_lookalikes(
+            conn, destination, audience_key, str(result.platform_audience_id)
+        )
+    except (DestinationError, ValueError) as exc:
+        conn.rollback()
+        result.message = (result.message + "; " if result.message else "") + f"lookalike not made: {exc}"
+        log.warning("sync %s -> %s: lookalike not made: %s", audience_key, destination.name, exc)
 
 
 def _run_replace(
@@ -482,6 +500,9 @@ def _stream_batches(
     The cursor is ``WITH HOLD`` so it survives the commit after each batch;
     memory holds one batch at a time.
     """
+    # A cursor makes the planner favour fast-start plans (cursor_tuple_fraction 0.1): nested-loop
+    # anti-joins that rescan the members per ledger row. Every row will be read: plan for all of them.
+    conn.execute("set local cursor_tuple_fraction = 1.0")
     with conn.cursor(name=f"{name}_{uuid.uuid4().hex[:8]}", withhold=True) as cur:
         cur.itersize = FETCH_SIZE
         cur.execute(query, params)
