@@ -501,8 +501,10 @@ def _stream_batches(
     memory holds one batch at a time.
     """
     # A cursor makes the planner favour fast-start plans (cursor_tuple_fraction 0.1): nested-loop
-    # anti-joins that rescan the members per ledger row. Every row will be read: plan for all of them.
+    # anti-joins that rescan the members per ledger row (the member key is an expression no index
+    # serves, and fresh tables have no statistics). Every row will be read: plan for all of them.
     conn.execute("set local cursor_tuple_fraction = 1.0")
+    conn.execute("set local enable_nestloop = off")
     with conn.cursor(name=f"{name}_{uuid.uuid4().hex[:8]}", withhold=True) as cur:
         cur.itersize = FETCH_SIZE
         cur.execute(query, params)
