@@ -14,6 +14,8 @@ Sandbox-only endpoints (never on the real services):
   (``{"schema", "data"}``; ``?format=dicts`` for a list of dicts; ``limit``/``offset``)
 - ``GET /_sandbox/linkedin/segments`` and ``/_sandbox/linkedin/segments/{id}/members`` —
   LinkedIn DMP segments and their members (:mod:`sandbox.linkedin_ads`)
+- ``GET /_sandbox/facebook/audiences/{id}/received?op=add|remove|replace`` — how many
+  times each member identity was received by that operation since the last reset
 - ``GET /_sandbox/stats`` — requests per endpoint and status, faults injected
 - ``POST /_sandbox/reset`` — drop all platform state (audiences, members, sessions,
   HubSpot changes, call budgets, stats)
@@ -45,7 +47,7 @@ from sandbox import eurostat, facebook_pages, insee, linkedin, linkedin_ads, sal
 from sandbox.config import ConfigError, FaultConfig, SandboxConfig
 from sandbox.graph import DISPLAY_ORDER, GraphAPI, GraphError, rate_limit_error, trace_id
 from sandbox.hubspot import ContactStore, HubSpotError, deals_router, parse_search, validation_error
-from sandbox.store import StateStore
+from sandbox.store import RECEIVED_OPS, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ def endpoint_key(method: str, path: str) -> str:
     if path.startswith("/crm/v3/objects/contacts/") and not path.endswith("/search"):
         return f"{method} /crm/v3/objects/contacts/{{id}}"
     if path.startswith("/_sandbox/facebook/audiences/"):
-        return f"{method} /_sandbox/facebook/audiences/{{id}}/members"
+        return f"{method} /_sandbox/facebook/audiences/{{id}}/" + path.rstrip("/").rsplit("/", 1)[-1]
     if path.startswith("/rest/dmpSegments/"):
         parts = ["{id}" if p.isdigit() else p for p in path.split("/")]
         return f"{method} " + "/".join(parts)
@@ -451,6 +453,16 @@ def create_app(
                 **_members_view(rows, format),
             }
         )
+
+    @app.get("/_sandbox/facebook/audiences/{audience_id}/received")
+    async def sandbox_received(audience_id: str, op: str = "add") -> Response:
+        if not audience_id.isdigit() or op not in RECEIVED_OPS:
+            return JSONResponse(
+                {"error": f"audience id must be digits and op one of {', '.join(RECEIVED_OPS)}"},
+                status_code=400,
+            )
+        counts = await run_in_threadpool(store.received, int(audience_id), op)
+        return JSONResponse({"audience_id": audience_id, "op": op, "received": counts})
 
     @app.get("/_sandbox/stats")
     async def sandbox_stats() -> dict[str, Any]:

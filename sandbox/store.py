@@ -62,6 +62,13 @@ create table if not exists replace_staging (
     row         text not null,
     primary key (audience_id, session_id, identity)
 ) without rowid;
+create table if not exists received_log (
+    audience_id integer not null,
+    op          text not null,
+    identity    text not null,
+    n           integer not null,
+    primary key (audience_id, op, identity)
+) without rowid;
 create table if not exists hubspot_contacts (
     id    text primary key,
     body  text not null,
@@ -69,7 +76,13 @@ create table if not exists hubspot_contacts (
 );
 """
 
-TABLES = ("audiences", "members", "replace_sessions", "replace_staging", "hubspot_contacts")
+TABLES = ("audiences", "members", "replace_sessions", "replace_staging", "received_log", "hubspot_contacts")
+RECEIVED_OPS = ("add", "remove", "replace")
+
+_LOG_RECEIVED = (
+    "insert into received_log (audience_id, op, identity, n) values (?, ?, ?, 1) "
+    "on conflict (audience_id, op, identity) do update set n = n + 1"
+)
 
 
 class StateStore:
@@ -215,6 +228,7 @@ class StateStore:
                 "on conflict (audience_id, identity) do update set row = excluded.row",
                 data,
             )
+            db.executemany(_LOG_RECEIVED, [(audience_id, "add", identity) for _, identity, _ in data])
             db.execute(
                 "update audiences set time_content_updated = ? where id = ?", (int(time.time()), audience_id)
             )
@@ -225,6 +239,7 @@ class StateStore:
             before = db.total_changes
             db.executemany("delete from members where audience_id = ? and identity = ?", data)
             removed = db.total_changes - before
+            db.executemany(_LOG_RECEIVED, [(audience_id, "remove", identity) for _, identity in data])
             db.execute(
                 "update audiences set time_content_updated = ? where id = ?", (int(time.time()), audience_id)
             )
@@ -237,6 +252,13 @@ class StateStore:
             sql += " limit ? offset ?"
             params += [limit, offset]
         return [json.loads(r[0]) for r in self.query(sql, params)]
+
+    def received(self, audience_id: int, op: str) -> dict[str, int]:
+        """How many times each identity was received by ``op`` (add, remove, replace) since the reset."""
+        rows = self.query(
+            "select identity, n from received_log where audience_id = ? and op = ?", (audience_id, op)
+        )
+        return {identity: int(n) for identity, n in rows}
 
     # -- replace sessions ---------------------------------------------------------------------------
     def replace_session(self, audience_id: int, session_id: str) -> dict[str, Any] | None:
@@ -285,6 +307,7 @@ class StateStore:
                 "on conflict (audience_id, session_id, identity) do update set row = excluded.row",
                 data,
             )
+            db.executemany(_LOG_RECEIVED, [(audience_id, "replace", identity) for _, _, identity, _ in data])
             db.execute(
                 "update replace_sessions set last_batch_seq = max(last_batch_seq, ?), received = received + ?, "
                 "updated_at = ? where audience_id = ? and session_id = ?",

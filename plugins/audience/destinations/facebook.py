@@ -50,6 +50,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -427,6 +428,33 @@ class FacebookDestination:
 
         return self._retrying("find or create a custom audience", call)
 
+    def find_or_create_lookalike(self, name: str, origin_audience_id: str, spec: dict[str, Any]) -> str:
+        """The lookalike called ``name``, created from ``origin_audience_id`` with ``spec`` if absent.
+
+        ``spec`` is Meta's ``lookalike_spec`` (``{"type": "custom_ratio", "ratio": 0.01, "country": "FR"}``).
+        Like :meth:`find_or_create_audience`, listing and creating share one retry loop.
+        """
+
+        def call() -> str:
+            found = _pick(self._list(("id", "name")), name)
+            if found:
+                return found
+            params = {
+                "name": name,
+                "subtype": "LOOKALIKE",
+                "origin_audience_id": origin_audience_id,
+                "lookalike_spec": json.dumps(spec, separators=(",", ":")),
+            }
+            path = (f"act_{self.settings.ad_account_id}", "customaudiences")
+            body = check_json_answer(self._call("POST", path, params, "create lookalike"), "create lookalike")
+            audience_id = str(body.get("id") or "")
+            if not audience_id:
+                raise DestinationError("creating a lookalike audience returned no id", destination=NAME)
+            log.info("facebook: created lookalike audience %s from %s", audience_id, origin_audience_id)
+            return audience_id
+
+        return self._retrying("find or create a lookalike audience", call)
+
     def read(self, audience_id: str) -> dict[str, Any]:
         """The audience's fields (id, name, description, approximate counts, status)."""
 
@@ -461,6 +489,68 @@ class FacebookDestination:
     def remove(self, audience_id: str, schema: Sequence[str], rows: Sequence[Sequence[str]]) -> UploadResult:
         """Remove members: POST with ``method=delete``, parameters in the body."""
         return self._upload(audience_id, schema, rows, remove=True)
+
+    # -- full replace (usersreplace sessions) -------------------------------
+    @staticmethod
+    def new_replace_session() -> int:
+        """A fresh session id for ``usersreplace`` (a positive int64 of our choosing)."""
+        return secrets.randbits(62) or 1
+
+    def replace_batch(
+        self,
+        audience_id: str,
+        schema: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        session_id: int,
+        batch_seq: int,
+        last: bool,
+        estimated_total: int,
+    ) -> UploadResult:
+        """Send one batch of a ``usersreplace`` session (``POST {audience}/usersreplace``).
+
+        Meta makes the audience exactly the members sent in the session when the
+        batch with ``last_batch_flag`` arrives; until then the audience is
+        unchanged. The rows must fit one request (use :meth:`batches`). A
+        session whose first batch Meta never saw answers error 2650 / 1870147:
+        start again with a new session id and ``batch_seq`` 1.
+        """
+        data = [list(row) for row in rows]
+        if not data:
+            raise ValueError("a usersreplace batch needs at least one row")
+        if len(data) > self.settings.max_rows_per_request:
+            raise ValueError(
+                f"{len(data)} rows exceed max_rows_per_request={self.settings.max_rows_per_request}; "
+                "group the rows with batches() first"
+            )
+        self._check_rows(list(schema), data)
+        session = {
+            "session_id": int(session_id),
+            "batch_seq": int(batch_seq),
+            "last_batch_flag": bool(last),
+            "estimated_num_total": int(estimated_total),
+        }
+        params: dict[str, Any] = {"payload": {"schema": list(schema), "data": data}, "session": session}
+        before = self.requests
+
+        def call() -> UploadResult:
+            response = self._call(
+                "POST", (audience_id, "usersreplace"), params, f"replace batch {batch_seq} ({len(data)} rows)"
+            )
+            return check_users_answer(response, len(data))
+
+        result = self._retrying(f"replace batch {batch_seq} of audience {audience_id}", call)
+        result.requests = self.requests - before
+        log.info(
+            "facebook: replace session batch %d%s on audience %s: %d rows, received %d, invalid %d",
+            batch_seq,
+            " (last)" if last else "",
+            audience_id,
+            len(data),
+            result.received,
+            result.invalid,
+        )
+        return result
 
     def _upload(
         self, audience_id: str, schema: Sequence[str], rows: Sequence[Sequence[str]], *, remove: bool

@@ -41,6 +41,7 @@ import psycopg
 from psycopg import sql
 
 from audience.destinations.base import Destination, DestinationError
+from audience.destinations.lookalikes import ensure_lookalikes
 from audience.warehouse import copy_rows
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class SyncResult:
     outcome: str = "running"
     message: str = ""
     invalid_samples: dict[str, str] = field(default_factory=dict)
+    lookalike_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -214,6 +216,12 @@ on conflict (destination, audience_key, member_key) do update set
     synced_at = excluded.synced_at
 """
 
+# Batches of a replace session acknowledged so far (session-scoped: a crash drops them).
+_REPLACE_TABLE = "pg_temp.sync_replace"
+_REPLACE_DDL = (
+    "create temp table if not exists sync_replace (member_key text, row_hash text, member_row text[])"
+)
+
 _DELETE = """
 delete from ops.sync_state
 where destination = %s and audience_key = %s and member_key = any(%s)
@@ -235,8 +243,10 @@ def sync_audience(
 
     ``destination`` is a :class:`Destination` or its name (``"facebook"``, ``"linkedin"``).
     ``dry_run`` counts the changes and sends nothing. ``full_refresh`` re-sends
-    every desired member (the platform may have drifted from the ledger);
-    removals still come from the ledger. A platform's refusal does not raise:
+    every desired member (the platform may have drifted from the ledger): through
+    a replace session when the destination has one (``replace_batch``: the
+    platform then holds exactly the audience, strays included gone), else as
+    additions, removals coming from the ledger. A platform's refusal does not raise:
     the result (and ``ops.sync_runs``) has outcome ``failed`` and the platform's
     message; batches acknowledged before the failure stay recorded.
     """
@@ -254,6 +264,8 @@ def sync_audience(
             result.message = "another sync of this audience to this destination is running; nothing done"
         else:
             _run(conn, destination, audience_key, result, dry_run=dry_run, full_refresh=full_refresh)
+            if result.outcome in ("synced", "unchanged") and result.platform_audience_id:
+                _lookalikes(conn, destination, audience_key, result)
     except DestinationError as exc:
         conn.rollback()
         result.outcome = "failed"
@@ -344,6 +356,10 @@ def _run(
         audience_key, audience_description(audience_key)
     )
     result.platform_audience_id = audience_id
+    if full_refresh and to_add and hasattr(destination, "replace_batch"):
+        _run_replace(conn, destination, audience_key, audience_id, queries, params, result)
+        result.outcome = "synced" if result.outcome == "running" else result.outcome
+        return
     if to_remove:
         with closing(_stream_batches(conn, destination, queries.removes, params, "sync_removes")) as batches:
             for batch in batches:
@@ -365,6 +381,100 @@ def _run(
                         result.invalid_samples.setdefault(sample, reason)
     if result.outcome == "running":
         result.outcome = "synced"
+
+
+def _lookalikes(
+    conn: psycopg.Connection, destination: Destination, audience_key: str, result: SyncResult
+) -> None:
+    """Lookalikes from the catalogue's settings; a refusal is reported, the sync itself stands."""
+    try:
+        result.lookalike_ids = ensure_lookalikes(
+            conn, destination, audience_key, str(result.platform_audience_id)
+        )
+    except (DestinationError, ValueError) as exc:
+        conn.rollback()
+        result.message = (result.message + "; " if result.message else "") + f"lookalike not made: {exc}"
+        log.warning("sync %s -> %s: lookalike not made: %s", audience_key, destination.name, exc)
+
+
+def _run_replace(
+    conn: psycopg.Connection,
+    destination: Any,
+    audience_key: str,
+    audience_id: str,
+    queries: _Queries,
+    params: dict[str, Any],
+    result: SyncResult,
+) -> None:
+    """Full refresh through one replace session: the platform ends up holding exactly the rows sent.
+
+    Every desired member goes out in request-sized batches of one session
+    (``batch_seq`` 1.., the last flagged). Acknowledged batches are staged in a
+    session temp table; only once the last batch is acknowledged is the ledger
+    rewritten, in one transaction, to exactly the staged rows. A crash before
+    that leaves the platform (which applies the replace on the last batch) and
+    the ledger as they were; the next full refresh opens a new session.
+    """
+    session_id = destination.new_replace_session()
+    estimated = result.to_add
+    conn.execute(_REPLACE_DDL)
+    conn.execute(f"truncate {_REPLACE_TABLE}")
+    conn.commit()
+    sent = 0
+    with closing(_stream_batches(conn, destination, queries.adds, params, "sync_replace")) as batches:
+        seq = 0
+        pending = next(batches, None)
+        while pending is not None:
+            following = next(batches, None)
+            seq += 1
+            rows = [item[2] for item in pending]
+            ack = destination.replace_batch(
+                audience_id,
+                destination.schema,
+                rows,
+                session_id=session_id,
+                batch_seq=seq,
+                last=following is None,
+                estimated_total=estimated,
+            )
+            with conn.transaction():
+                copy_rows(
+                    conn,
+                    _REPLACE_TABLE,
+                    ("member_key", "row_hash", "member_row"),
+                    ((key, digest, _array_literal(row)) for key, digest, row in pending),
+                )
+            conn.commit()
+            sent += len(pending)
+            result.added += ack.received
+            result.invalid += ack.invalid
+            for sample, reason in ack.invalid_samples.items():
+                if len(result.invalid_samples) < 50:
+                    result.invalid_samples.setdefault(sample, reason)
+            pending = following
+    with conn.transaction():
+        held = conn.execute(
+            "delete from ops.sync_state where destination = %s and audience_key = %s",
+            (destination.name, audience_key),
+        ).rowcount
+        conn.execute(
+            "insert into ops.sync_state "
+            "(destination, audience_key, platform_audience_id, member_key, row_hash, member_row, synced_at) "
+            f"select %s, %s, %s, member_key, row_hash, member_row, now() from {_REPLACE_TABLE}",
+            (destination.name, audience_key, audience_id),
+        )
+        conn.execute(f"truncate {_REPLACE_TABLE}")
+    conn.commit()
+    result.removed = result.to_remove
+    log.info(
+        "sync %s -> %s: replace session of %d batch(es) done: %d sent, ledger %d -> %d rows",
+        audience_key,
+        destination.name,
+        seq,
+        sent,
+        held,
+        sent,
+    )
 
 
 def _record_added(
@@ -404,6 +514,11 @@ def _stream_batches(
     The cursor is ``WITH HOLD`` so it survives the commit after each batch;
     memory holds one batch at a time.
     """
+    # A cursor makes the planner favour fast-start plans (cursor_tuple_fraction 0.1): nested-loop
+    # anti-joins that rescan the members per ledger row (the member key is an expression no index
+    # serves, and fresh tables have no statistics). Every row will be read: plan for all of them.
+    conn.execute("set local cursor_tuple_fraction = 1.0")
+    conn.execute("set local enable_nestloop = off")
     with conn.cursor(name=f"{name}_{uuid.uuid4().hex[:8]}", withhold=True) as cur:
         cur.itersize = FETCH_SIZE
         cur.execute(query, params)
