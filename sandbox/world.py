@@ -38,7 +38,7 @@ from sandbox import locales
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2  # 2: web events as funnel journeys in in-market bursts
 DEFAULT_AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 HISTORY_DAYS = 3 * 365  # contacts were created over the three years before as_of
 EVENT_DAYS = 90  # web events cover the 90 days before as_of

@@ -139,11 +139,14 @@ def ensure_world(contacts: int | None = None, events_per_contact: int | None = N
     wdir = world_dir()
     meta_file = wdir / "world.json"
     if meta_file.exists():
+        from sandbox.world import VERSION  # noqa: PLC0415 - a newer generator makes a new world
+
         meta = json.loads(meta_file.read_text())
         if (
             meta.get("contacts") == contacts
             and meta.get("seed") == seed
             and meta.get("events_per_contact") == events
+            and meta.get("version") == VERSION
         ):
             return {"reused": True, **meta}
     wdir.mkdir(parents=True, exist_ok=True)
