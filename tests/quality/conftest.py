@@ -170,3 +170,12 @@ def clean_db(quality_db: WarehouseParams) -> WarehouseParams:
     persons, members = clean_rows()
     load(quality_db, persons, members)
     return quality_db
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_built_warehouse() -> Iterator[None]:
+    """Drop the built warehouse (tests/quality/built.py) at the end of the session, if one was made."""
+    from . import built
+
+    yield
+    built.drop()

@@ -1,4 +1,4 @@
-"""Databases for the run-report tests: a copy of the built ``audience_dev`` warehouse with gate, sync
+"""Databases for the run-report tests: a copy of the built warehouse (``tests/quality/built.py``) with gate, sync
 and stability rows (some hostile), and helpers to make and drop databases."""
 
 from __future__ import annotations
@@ -9,12 +9,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-import pytest
 
 from audience import warehouse
 from audience.warehouse import WarehouseParams
 
-TEMPLATE = "audience_dev"
 HOSTILE = '<script>alert("x")</script><img src=x onerror="alert(1)">&amp;'
 OLD_RUN = "scheduled__2026-10-31T00:00:00+00:00"
 NEW_RUN = "manual__2026-11-01T06:00:00+00:00"
@@ -38,7 +36,7 @@ def create_database(*, template: str | None = None) -> WarehouseParams:
             template
             and not conn.execute("select 1 from pg_database where datname = %s", (template,)).fetchone()
         ):
-            pytest.skip(f"the built warehouse {template!r} is not on this server (make demo builds it)")
+            raise RuntimeError(f"the built warehouse {template!r} is not on this server")
         for attempt in range(20):  # the template is busy while someone else copies it
             try:
                 conn.execute(f'create database "{name}"{clause}')

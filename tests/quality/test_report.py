@@ -13,12 +13,13 @@ import pytest
 from audience.quality import report
 from audience.warehouse import WarehouseParams
 
-from .report_data import HOSTILE, NEW_RUN, OLD_RUN, TEMPLATE, create_database, drop_database, load_runs
+from . import built
+from .report_data import HOSTILE, NEW_RUN, OLD_RUN, create_database, drop_database, load_runs
 
 
 @pytest.fixture(scope="module")
 def built_db() -> Iterator[WarehouseParams]:
-    params = create_database(template=TEMPLATE)
+    params = create_database(template=built.template())
     try:
         load_runs(params)
         yield params

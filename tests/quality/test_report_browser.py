@@ -22,7 +22,8 @@ import pytest
 
 from audience.quality import report
 
-from .report_data import TEMPLATE, create_database, drop_database, load_runs
+from . import built
+from .report_data import create_database, drop_database, load_runs
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 30
@@ -194,7 +195,7 @@ def browser(tmp_path_factory) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory) -> Path:
-    params = create_database(template=TEMPLATE)
+    params = create_database(template=built.template())
     try:
         load_runs(params)
         with psycopg.connect(**params.libpq()) as conn:

@@ -1,4 +1,4 @@
-"""The statistical checks on a copy of the built demo warehouse (the ``audience_dev`` template).
+"""The statistical checks on a copy of the built demo warehouse (made by ``tests/quality/built.py``).
 
 Clean data passes; random engagement tiers (independent of the score) fail the tier's
 checks; a second snapshot run with half the tiers changed is reported as unstable (warning)
@@ -18,13 +18,14 @@ import pytest
 from audience import warehouse
 from audience.quality.stats import DIFFERENCE_TESTS, run_checks
 
-TEMPLATE = "audience_dev"
+from . import built
 
 
 def _template_exists(admin: dict) -> bool:
     with psycopg.connect(**admin, autocommit=True) as conn:
         return (
-            conn.execute("select 1 from pg_database where datname = %s", (TEMPLATE,)).fetchone() is not None
+            conn.execute("select 1 from pg_database where datname = %s", (built.template(),)).fetchone()
+            is not None
         )
 
 
@@ -34,12 +35,12 @@ def built_db() -> Iterator[psycopg.Connection]:
     base = warehouse.params()
     admin = base.libpq("postgres")
     if not _template_exists(admin):
-        pytest.skip(f"no {TEMPLATE} database (a built demo warehouse) on this server")
+        pytest.skip(f"no {built.template()} database (a built demo warehouse) on this server")
     name = f"test_stats_{uuid.uuid4().hex[:8]}"
     for attempt in range(10):  # the template cannot be copied while someone is connected to it
         try:
             with psycopg.connect(**admin, autocommit=True) as conn:
-                conn.execute(f'create database "{name}" template {TEMPLATE}')
+                conn.execute(f'create database "{name}" template {built.template()}')
             break
         except psycopg.errors.ObjectInUse:
             if attempt == 9:

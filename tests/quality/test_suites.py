@@ -1,4 +1,4 @@
-"""The suites of every mart against the built demo warehouse (a copy of ``audience_dev``).
+"""The suites of every mart against the built demo warehouse (a copy of the one ``tests/quality/built.py`` makes).
 
 The clean world passes every suite. Each corruption is applied to copies of the few tables it
 needs, in a schema of its own (the suites take their schema), and must fail the gate naming the
@@ -23,9 +23,9 @@ from audience import warehouse
 from audience.quality.gx import QualityGateFailed, SuiteSpec, run_gate, suite_modules
 from audience.warehouse import WarehouseParams
 
+from . import built
 from .conftest import execute
 
-TEMPLATE = "audience_dev"
 MART_SUITES = {
     "persons",
     "person_demographics",
@@ -51,14 +51,14 @@ def world() -> Iterator[WarehouseParams]:
     with psycopg.connect(**base.libpq("postgres"), autocommit=True) as conn:
         for attempt in range(20):
             try:
-                conn.execute(f'create database "{name}" template {TEMPLATE} strategy file_copy')
+                conn.execute(f'create database "{name}" template {built.template()} strategy file_copy')
                 break
             except psycopg.errors.ObjectInUse:
                 if attempt == 19:
                     raise
                 time.sleep(1)
             except psycopg.errors.InvalidCatalogName:
-                pytest.skip(f"no {TEMPLATE} database (built by the demo) on this server")
+                pytest.skip(f"no {built.template()} database (built by the demo) on this server")
     try:
         yield dataclasses.replace(base, dbname=name)
     finally:
@@ -105,13 +105,14 @@ def test_clean_world_passes_every_suite_and_keeps_each_run(world: WarehouseParam
     counts = dict(
         execute(world, "select table_name, row_count from ops.table_row_counts where run_id = 'clean-1'")
     )
-    assert counts["marts.persons"] == 5001 and counts["marts.audience_members"] > 0
+    (persons,) = execute(world, "select count(*) from marts.persons")[0]
+    assert counts["marts.persons"] == persons > 0 and counts["marts.audience_members"] > 0
 
     second = run_gate(world, run_id="clean-2", data_docs=docs, statistics=False)
 
     assert second.success
     growth = {c.table_name: c for c in second.checks if c.check_name == "row_count_growth_vs_previous_run"}
-    assert growth["marts.persons"].observed["previous_row_count"] == 5001
+    assert growth["marts.persons"].observed["previous_row_count"] == persons
     assert growth["marts.persons"].observed["previous_run_id"] == "clean-1"
     index = (docs / "index.html").read_text()
     assert "clean-1" in index and "clean-2" in index, "the Data Docs index lists every run"
@@ -215,9 +216,11 @@ CORRUPTIONS = {
     ),
     "persona_too_small": (
         "personas",
-        "delete from {s}.person_personas where persona_id = '65+|*|*' and person_id not in "
-        "(select person_id from {s}.person_personas where persona_id = '65+|*|*' order by person_id limit 10); "
-        "update {s}.personas set persona_size = 10 where persona_id = '65+|*|*'",
+        "create temporary table victim as select persona_id from {s}.personas "
+        "where persona_id <> 'other' order by persona_size desc, persona_id limit 1; "
+        "delete from {s}.person_personas where persona_id = (table victim) and person_id not in "
+        "(select person_id from {s}.person_personas where persona_id = (table victim) order by person_id limit 10); "
+        "update {s}.personas set persona_size = 10 where persona_id = (table victim)",
         {"unexpected_rows_expectation:persona_min_size"},
         '"persona_size": 10',
     ),
@@ -268,7 +271,8 @@ def test_emptied_segment_table_fails_against_the_previous_passing_run(world: War
         _gate(world, "person_engagement", schema, "emptied-half")
     assert {c.check_name for c in info.value.result.blocking} == {"row_count_vs_previous_run"}
     (check,) = info.value.result.blocking
-    assert check.observed["previous_row_count"] == 5001
+    (engaged,) = execute(world, "select count(*) from marts.person_engagement")[0]
+    assert check.observed["previous_row_count"] == engaged
     assert check.observed["previous_run_id"] == "emptied-before"
     assert f"{schema}.person_engagement row_count_vs_previous_run: {check.observed['row_count']} rows" in str(
         info.value
