@@ -86,7 +86,12 @@ def test_regenerating_into_the_same_folder_replaces_the_old_world(tmp_path: Path
 def test_world_json_has_the_contract_fields(world: Path) -> None:
     meta = json.loads((world / "world.json").read_text())
     assert {"seed", "contacts", "events_per_contact", "generated_at", "version"} <= set(meta)
-    assert (meta["seed"], meta["contacts"], meta["events_per_contact"], meta["version"]) == (3, 4_000, 4, VERSION)
+    assert (meta["seed"], meta["contacts"], meta["events_per_contact"], meta["version"]) == (
+        3,
+        4_000,
+        4,
+        VERSION,
+    )
     assert ISO_MS.fullmatch(meta["generated_at"])
 
 
