@@ -133,6 +133,32 @@ class LinkedInSocial:
             calls.append(now)
 
 
+def check_request(request: Any) -> str:
+    """The checks every LinkedIn REST call passes: a bearer token, an active ``LinkedIn-Version``
+    and Rest.li protocol 2.0.0; returns the token (raises :class:`LinkedInError` otherwise)."""
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    if not token:
+        raise LinkedInError(401, "EMPTY_ACCESS_TOKEN", "Empty oauth2 access token", 65604)
+    if token.upper().startswith(("INVALID", "EXPIRED")):
+        raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
+    version = request.headers.get("linkedin-version", "")
+    if not version:
+        raise LinkedInError(
+            400,
+            "VERSION_MISSING",
+            "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+            0,
+        )
+    if not _active(version):
+        raise LinkedInError(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active", 0)
+    if request.headers.get("x-restli-protocol-version") != "2.0.0":
+        raise LinkedInError(
+            400, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version: 2.0.0 is required for this resource", 100
+        )
+    return token
+
+
 def _paged(
     elements: list[Any], request: Request, default_count: int = 10, max_count: int = 100
 ) -> dict[str, Any]:
@@ -206,26 +232,7 @@ def create_router(world_dir: Path) -> APIRouter:
             else:
                 err = LinkedInError(500, "INTERNAL_SERVER_ERROR", "Internal Server Error", 0)
             return JSONResponse(err.body, status_code=err.status)
-        auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if not token:
-            raise LinkedInError(401, "EMPTY_ACCESS_TOKEN", "Empty oauth2 access token", 65604)
-        if token.upper().startswith(("INVALID", "EXPIRED")):
-            raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
-        version = request.headers.get("linkedin-version", "")
-        if not version:
-            raise LinkedInError(
-                400,
-                "VERSION_MISSING",
-                "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
-                0,
-            )
-        if not _active(version):
-            raise LinkedInError(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active", 0)
-        if request.headers.get("x-restli-protocol-version") != "2.0.0":
-            raise LinkedInError(
-                400, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version: 2.0.0 is required for this resource", 100
-            )
+        token = check_request(request)
         social.load()
         social.spend(token)
         return token

@@ -42,7 +42,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.config import SandboxConfig
-from sandbox.linkedin import LinkedInError, _active
+from sandbox.linkedin import LinkedInError, check_request
 
 ACCOUNT_URN = re.compile(r"^urn:li:sponsoredAccount:(\d+)$")
 ID_TYPES = ("SHA256_EMAIL", "SHA512_EMAIL", "GOOGLE_AID")
@@ -185,27 +185,7 @@ def create_router(config: Callable[[], SandboxConfig]) -> tuple[APIRouter, DmpSe
     router = APIRouter()
 
     def gate(request: Request) -> str:
-        auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if not token:
-            raise LinkedInError(401, "EMPTY_ACCESS_TOKEN", "Empty oauth2 access token", 65604)
-        if token.upper().startswith(("INVALID", "EXPIRED")):
-            raise LinkedInError(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
-        version = request.headers.get("linkedin-version", "")
-        if not version:
-            raise LinkedInError(
-                400,
-                "VERSION_MISSING",
-                "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
-                0,
-            )
-        if not _active(version):
-            raise LinkedInError(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active", 0)
-        if request.headers.get("x-restli-protocol-version") != "2.0.0":
-            raise LinkedInError(
-                400, "ILLEGAL_ARGUMENT", "X-Restli-Protocol-Version: 2.0.0 is required for this resource", 100
-            )
-        return token
+        return check_request(request)
 
     async def json_body(request: Request) -> Any:
         try:
