@@ -51,6 +51,7 @@ from sandbox.store import RECEIVED_OPS, StateStore
 
 log = logging.getLogger(__name__)
 
+MAX_FORM_PART_BYTES = 64 * 1024 * 1024
 GRAPH_PATH = re.compile(r"^/(v\d+\.\d+)(?:/(.*))?$")
 HTML_414 = (
     "<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n"
@@ -262,7 +263,9 @@ async def _graph_params(request: Request) -> dict[str, str]:
     ctype = request.headers.get("content-type", "")
     if request.method in ("POST", "DELETE"):
         if ctype.startswith("multipart/form-data"):
-            form = await request.form()
+            # Graph takes parameters as multipart fields too (what the SDK sends with files);
+            # a customer-list payload of 10,000 digest rows is a few MB in one field.
+            form = await request.form(max_part_size=MAX_FORM_PART_BYTES)
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         else:
             raw = await request.body()
@@ -274,12 +277,20 @@ async def _graph_params(request: Request) -> dict[str, str]:
                     except json.JSONDecodeError:
                         raise GraphError(100, "(#100) The request body is not valid JSON") from None
                     if isinstance(data, dict):
-                        params.update(
-                            {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
-                        )
+                        # objects and lists stay decoded (parse_json_param takes them as they are)
+                        params.update({k: _json_param(v) for k, v in data.items()})
                 else:
                     params.update(dict(parse_qsl(text, keep_blank_values=True)))
     return params
+
+
+def _json_param(value: Any) -> Any:
+    """A JSON body's value as Graph reads it: scalars as their text, objects and lists kept."""
+    if isinstance(value, (dict, list)):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def _members_view(rows: list[dict[str, str]], fmt: str) -> dict[str, Any]:

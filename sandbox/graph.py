@@ -261,8 +261,11 @@ class CallBudget:
             return min(100, int(100 * len(calls) / max(limit, 1)))
 
 
-def parse_json_param(params: dict[str, str], name: str, *, required: bool = True) -> Any:
+def parse_json_param(params: dict[str, Any], name: str, *, required: bool = True) -> Any:
+    """A JSON-encoded parameter, decoded (a JSON request body's objects arrive already decoded)."""
     raw = params.get(name)
+    if raw is not None and not isinstance(raw, str):
+        return raw
     if raw is None or raw == "":
         if required:
             raise GraphError(100, f"(#100) The parameter {name} is required")
@@ -311,6 +314,9 @@ def parse_users_payload(payload: Any, max_rows: int) -> ParsedUsers:
         raise GraphError(
             100, f"(#100) Too many users in payload: {len(data)} rows sent, at most {max_rows:,} per request"
         )
+    fast = _all_valid(keys, data, single_key)
+    if fast is not None:
+        return ParsedUsers(len(data), fast, 0, {})
     valid: list[tuple[str, dict[str, str]]] = []
     invalid = 0
     samples: dict[str, str] = {}
@@ -332,6 +338,34 @@ def parse_users_payload(payload: Any, max_rows: int) -> ParsedUsers:
             continue
         valid.append((identity(values), values))
     return ParsedUsers(len(data), valid, invalid, samples)
+
+
+_HASH_COLUMN = re.compile(r"(?:[0-9a-f]{64})?(?:\n(?:[0-9a-f]{64})?)*")
+
+
+def _all_valid(keys: list[str], data: list[Any], single_key: bool) -> list[tuple[str, dict[str, str]]] | None:
+    """The common case in one pass per column: every row well formed, every digest valid.
+
+    Returns the valid rows, or None when anything is off (the row-by-row path then finds
+    what, with Graph's messages and samples). Same result as that path, much faster.
+    """
+    if single_key or not all(type(row) is list and len(row) == len(keys) for row in data):
+        return None
+    columns = list(zip(*data, strict=True))
+    for key, column in zip(keys, columns, strict=True):
+        if not all(type(v) is str for v in column):
+            return None
+        if key not in PLAIN_KEYS and not _HASH_COLUMN.fullmatch("\n".join(column)):
+            return None
+    if not all(any(row) for row in data):
+        return None
+    order = [keys.index(k) for k in ("EXTERN_ID", "EMAIL", "PHONE") if k in keys]
+    valid = []
+    for row in data:
+        values = dict(zip(keys, row, strict=True))
+        ident = next((f"{keys[i]}:{row[i]}" for i in order if row[i]), None)
+        valid.append((ident or identity(values), values))
+    return valid
 
 
 def _invalid_reason(values: dict[str, str]) -> tuple[str, str] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import threading
 import uuid
@@ -13,6 +15,22 @@ import pytest
 from graph_stub import GraphStub, Seen
 
 # --------------------------------------------------------------------------- scripted Graph stub
+
+
+def _form(raw: bytes, content_type: str) -> dict[str, list[str]]:
+    """A request body's fields: url-encoded or multipart (how the SDK sends a users payload)."""
+    if not raw:
+        return {}
+    if not content_type.startswith("multipart/form-data"):
+        return parse_qs(raw.decode())
+    message = email.message_from_bytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw, policy=email.policy.HTTP
+    )
+    fields: dict[str, list[str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields.setdefault(name, []).append(part.get_payload(decode=True).decode())
+    return fields
 
 
 @pytest.fixture()
@@ -28,7 +46,7 @@ def graph_stub() -> Iterator[GraphStub]:
                 method=self.command,
                 path=parts.path,
                 query=parse_qs(parts.query),
-                form=parse_qs(raw.decode()) if raw else {},
+                form=_form(raw, self.headers.get("Content-Type") or ""),
                 request_line_bytes=len(self.requestline.encode()),
                 body_bytes=len(raw),
             )

@@ -18,8 +18,8 @@ from audience.destinations.facebook import (
     FacebookDestination,
     FacebookSettings,
     check_users_answer,
-    encoded_row_size,
     is_audience_gone,
+    json_row_size,
 )
 from audience.identity import FACEBOOK_SCHEMA, sha256_hex
 from audience.retry import RetryPolicy
@@ -155,7 +155,7 @@ def test_batches_respect_the_payload_cap(make, graph_stub):
     cap = 50_000
     dest = make(max_payload_bytes=cap)
     full = rows(300)
-    assert encoded_row_size(full[0]) > 600  # ~700 bytes per multi-key row, once encoded
+    assert json_row_size(full[0]) > 600  # ~650 bytes per multi-key row of JSON
     dest.add("555", FACEBOOK_SCHEMA, full)
     assert len(graph_stub.seen) > 1
     assert all(s.body_bytes <= cap for s in graph_stub.seen)

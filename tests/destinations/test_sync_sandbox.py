@@ -60,8 +60,9 @@ def sandbox_members(url: str, audience_id: str) -> set[tuple[str, ...]]:
     answer.raise_for_status()
     body = answer.json()
     if isinstance(body, dict) and "schema" in body:
-        index = [body["schema"].index(key) for key in FACEBOOK_SCHEMA]
-        return {tuple(row[i] for i in index) for row in body["data"]}
+        # a key the batch left out (empty in all its rows) reads as ""
+        index = [body["schema"].index(key) if key in body["schema"] else None for key in FACEBOOK_SCHEMA]
+        return {tuple("" if i is None else row[i] for i in index) for row in body["data"]}
     items = body["data"] if isinstance(body, dict) else body
     return {tuple(item.get(key, "") for key in FACEBOOK_SCHEMA) for item in items}
 

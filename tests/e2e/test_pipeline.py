@@ -24,8 +24,9 @@ def _sandbox_members(url: str, audience_name: str) -> set[tuple]:
     assert len(match) == 1, f"expected one audience named {audience_name}, got {items}"
     body = httpx.get(f"{url}/_sandbox/facebook/audiences/{match[0]['id']}/members", timeout=60).json()
     if isinstance(body, dict) and "schema" in body:
-        idx = [body["schema"].index(k) for k in SCHEMA]
-        return {tuple(row[i] for i in idx) for row in body["data"]}
+        # a key left out of every batch (empty for all members) reads as ""
+        idx = [body["schema"].index(k) if k in body["schema"] else None for k in SCHEMA]
+        return {tuple("" if i is None else row[i] for i in idx) for row in body["data"]}
     rows = body.get("members", body) if isinstance(body, dict) else body
     return {tuple(m.get(k, "") for k in SCHEMA) for m in rows}
 

@@ -27,12 +27,14 @@ Logs carry counts, ids and durations only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import closing
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,9 +42,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from audience.destinations.base import Destination, DestinationError
+from audience.destinations.base import Destination, DestinationError, UploadResult
 from audience.destinations.lookalikes import ensure_lookalikes
-from audience.warehouse import copy_rows
+from audience.settings import SettingError, env_int
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,18 @@ def make_destination(name: str) -> Destination:
     raise ValueError(f"unknown destination {name!r}; known: facebook, linkedin")
 
 
+MAX_PARALLEL_REQUESTS = 8
+
+
+def resolve_parallel_requests(value: int | None = None) -> int:
+    """Upload requests in flight at once: ``value``, else ``AUDIENCE_SYNC_PARALLEL_REQUESTS``, else 1."""
+    if value is None:
+        return env_int("AUDIENCE_SYNC_PARALLEL_REQUESTS", 1, minimum=1, maximum=MAX_PARALLEL_REQUESTS)
+    if not 1 <= int(value) <= MAX_PARALLEL_REQUESTS:
+        raise SettingError(f"parallel_requests={value} must be 1..{MAX_PARALLEL_REQUESTS}")
+    return int(value)
+
+
 def audience_description(audience_key: str) -> str:
     """A neutral description: names must not suggest health, finances or other sensitive traits."""
     return f"Customer list kept in sync by the audience platform (segment {audience_key})."
@@ -146,7 +160,7 @@ def audience_description(audience_key: str) -> str:
 
 @dataclass(frozen=True)
 class _Queries:
-    counts: sql.Composed
+    desired_count: sql.Composed
     adds: sql.Composed
     removes: sql.Composed
 
@@ -163,52 +177,56 @@ def _queries(destination: Destination) -> _Queries:
     # A destination whose identity several people may share (LinkedIn: the e-mail hash) holds each
     # identity once: one desired row per member key (the smallest row hash when rows differ).
     dedupe = bool(getattr(destination, "dedupe_members", False))
+    members = sql.SQL(
+        "{table} m where m.audience_key = %(audience_key)s and {member_key} is not null"
+    ).format(table=sql.SQL(MEMBERS_TABLE), member_key=member_key)
     desired = sql.SQL(
         "select {distinct}{member_key} as member_key, {row_hash} as row_hash, array[{values}] as member_row "
-        "from {table} m where m.audience_key = %(audience_key)s and {member_key} is not null{order}"
+        "from {members}{order}"
     ).format(
         distinct=sql.SQL("distinct on (1) " if dedupe else ""),
         member_key=member_key,
         row_hash=row_hash,
         values=values,
-        table=sql.SQL(MEMBERS_TABLE),
+        members=members,
         order=sql.SQL(" order by 1, 2" if dedupe else ""),
+    )
+    # removals only need the desired keys: no digest of the rows
+    desired_keys = sql.SQL("select distinct {member_key} as member_key from {members}").format(
+        member_key=member_key, members=members
     )
     held = sql.SQL(
         "select member_key, row_hash, member_row from ops.sync_state "
         "where destination = %(destination)s and audience_key = %(audience_key)s"
     )
-    counts = sql.SQL(
-        "with d as ({desired}), h as ({held}) "
-        "select (select count(*) from d) as desired, "
-        "  (select count(*) from d left join h using (member_key) "
-        "   where h.member_key is null or h.row_hash <> d.row_hash or %(full)s) as to_add, "
-        "  (select count(*) from h where not exists (select 1 from d where d.member_key = h.member_key)) as to_remove"
-    ).format(desired=desired, held=held)
+    desired_count = sql.SQL("select count({distinct}{member_key}) from {members}").format(
+        distinct=sql.SQL("distinct " if dedupe else ""), member_key=member_key, members=members
+    )
     adds = sql.SQL(
         "with d as ({desired}), h as ({held}) "
         "select d.member_key, d.row_hash, d.member_row from d left join h using (member_key) "
         "where h.member_key is null or h.row_hash <> d.row_hash or %(full)s"
     ).format(desired=desired, held=held)
     removes = sql.SQL(
-        "with d as ({desired}), h as ({held}) "
+        "with d as ({desired_keys}), h as ({held}) "
         "select h.member_key, h.row_hash, h.member_row from h "
         "where not exists (select 1 from d where d.member_key = h.member_key)"
-    ).format(desired=desired, held=held)
-    return _Queries(counts, adds, removes)
+    ).format(desired_keys=desired_keys, held=held)
+    return _Queries(desired_count, adds, removes)
 
 
-# Acknowledged additions go to the ledger through COPY into a session temp table
-# (emptied at each commit) and one upsert: ~10 µs a row, where executemany costs ~100.
-_BATCH_TABLE = "pg_temp.sync_batch"
-_BATCH_DDL = (
-    "create temp table if not exists sync_batch (member_key text, row_hash text, member_row text[]) "
-    "on commit delete rows"
-)
-_UPSERT = f"""
+# The changes of a run, computed once into session temp tables: ``seq`` numbers the rows in
+# the order they are sent, so a batch is a range of ``seq``, and the ledger is written from
+# the table, inside the server, once the platform acknowledged the batch (no row travels back).
+_ADDS = "sync_todo_adds"
+_REMOVES = "sync_todo_removes"
+FETCH_SIZE = 10_000
+
+_RECORD_ADDS = f"""
 insert into ops.sync_state
     (destination, audience_key, platform_audience_id, member_key, row_hash, member_row, synced_at)
-select %s, %s, %s, member_key, row_hash, member_row, now() from {_BATCH_TABLE}
+select %s, %s, %s, member_key, row_hash, member_row, now() from pg_temp.{_ADDS}
+where seq between %s and %s
 on conflict (destination, audience_key, member_key) do update set
     platform_audience_id = excluded.platform_audience_id,
     row_hash = excluded.row_hash,
@@ -216,16 +234,57 @@ on conflict (destination, audience_key, member_key) do update set
     synced_at = excluded.synced_at
 """
 
-# Batches of a replace session acknowledged so far (session-scoped: a crash drops them).
-_REPLACE_TABLE = "pg_temp.sync_replace"
-_REPLACE_DDL = (
-    "create temp table if not exists sync_replace (member_key text, row_hash text, member_row text[])"
-)
-
-_DELETE = """
-delete from ops.sync_state
-where destination = %s and audience_key = %s and member_key = any(%s)
+_RECORD_REMOVES = f"""
+delete from ops.sync_state s using pg_temp.{_REMOVES} t
+where s.destination = %s and s.audience_key = %s and s.member_key = t.member_key
+  and t.seq between %s and %s
 """
+
+
+def _materialise(conn: psycopg.Connection, queries: _Queries, params: dict[str, Any]) -> tuple[int, int, int]:
+    """Compute the run's changes into the temp tables; (desired, to add, to remove). Commits."""
+    with conn.transaction():
+        # Fresh tables have no statistics and the member key is an expression no index serves:
+        # without this, the planner may pick nested-loop anti-joins that rescan the members per
+        # ledger row. Every row will be read: hash joins.
+        conn.execute("set local enable_nestloop = off")
+        counts = []
+        for table, query in ((_ADDS, queries.adds), (_REMOVES, queries.removes)):
+            conn.execute(sql.SQL("drop table if exists pg_temp.{}").format(sql.Identifier(table)))
+            conn.execute(
+                sql.SQL("create temp table {} as select row_number() over () as seq, q.* from ({}) q").format(
+                    sql.Identifier(table), query
+                ),
+                params,
+            )
+            conn.execute(
+                sql.SQL("alter table pg_temp.{} add primary key (seq)").format(sql.Identifier(table))
+            )
+            counts.append(conn.execute(f"select count(*) from pg_temp.{table}").fetchone()[0])
+        desired = conn.execute(queries.desired_count, params).fetchone()[0]
+    conn.commit()
+    return desired, counts[0], counts[1]
+
+
+def _drop_todo(conn: psycopg.Connection) -> None:
+    conn.rollback()
+    conn.execute(f"drop table if exists pg_temp.{_ADDS}")
+    conn.execute(f"drop table if exists pg_temp.{_REMOVES}")
+    conn.commit()
+
+
+def _todo(conn: psycopg.Connection, table: str) -> Iterator[tuple[int, str, list[str]]]:
+    """(seq, member key, row) of a todo table in ``seq`` order, read a page at a time."""
+    last = 0
+    while True:
+        page = conn.execute(
+            f"select seq, member_key, member_row from pg_temp.{table} where seq > %s order by seq limit %s",
+            (last, FETCH_SIZE),
+        ).fetchall()
+        if not page:
+            return
+        yield from page
+        last = page[-1][0]
 
 
 # --------------------------------------------------------------------------- the run
@@ -238,6 +297,7 @@ def sync_audience(
     *,
     dry_run: bool = False,
     full_refresh: bool = False,
+    parallel_requests: int | None = None,
 ) -> SyncResult:
     """Bring the platform's audience to ``marts.audience_members`` for ``audience_key``.
 
@@ -249,7 +309,12 @@ def sync_audience(
     additions, removals coming from the ledger. A platform's refusal does not raise:
     the result (and ``ops.sync_runs``) has outcome ``failed`` and the platform's
     message; batches acknowledged before the failure stay recorded.
+
+    ``parallel_requests`` (default ``AUDIENCE_SYNC_PARALLEL_REQUESTS``, else 1):
+    upload requests in flight at once for additions and removals. With 1, a
+    crash re-sends at most the batch in flight; with N, at most N batches.
     """
+    parallel = resolve_parallel_requests(parallel_requests)
     if isinstance(destination, str):
         destination = make_destination(destination)
     started = time.monotonic()
@@ -263,7 +328,19 @@ def sync_audience(
             result.outcome = "locked"
             result.message = "another sync of this audience to this destination is running; nothing done"
         else:
-            _run(conn, destination, audience_key, result, dry_run=dry_run, full_refresh=full_refresh)
+            try:
+                _run(
+                    conn,
+                    destination,
+                    audience_key,
+                    result,
+                    dry_run=dry_run,
+                    full_refresh=full_refresh,
+                    parallel_requests=parallel,
+                )
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    _drop_todo(conn)
             if result.outcome in ("synced", "unchanged") and result.platform_audience_id:
                 _lookalikes(conn, destination, audience_key, result)
     except DestinationError as exc:
@@ -318,11 +395,11 @@ def _run(
     *,
     dry_run: bool,
     full_refresh: bool,
+    parallel_requests: int,
 ) -> None:
     queries = _queries(destination)
     params = {"destination": destination.name, "audience_key": audience_key, "full": full_refresh}
-    desired, to_add, to_remove = conn.execute(queries.counts, params).fetchone()
-    conn.commit()
+    desired, to_add, to_remove = _materialise(conn, queries, params)
     result.desired, result.to_add, result.to_remove = desired, to_add, to_remove
     result.unchanged = desired - to_add
     result.platform_audience_id = _held_audience_id(conn, destination.name, audience_key)
@@ -357,30 +434,84 @@ def _run(
     )
     result.platform_audience_id = audience_id
     if full_refresh and to_add and hasattr(destination, "replace_batch"):
-        _run_replace(conn, destination, audience_key, audience_id, queries, params, result)
+        _run_replace(conn, destination, audience_key, audience_id, result)
         result.outcome = "synced" if result.outcome == "running" else result.outcome
         return
     if to_remove:
-        with closing(_stream_batches(conn, destination, queries.removes, params, "sync_removes")) as batches:
-            for batch in batches:
-                rows = [item[2] for item in batch]
-                ack = destination.remove(audience_id, destination.schema, rows)
-                conn.execute(_DELETE, (destination.name, audience_key, [item[0] for item in batch]))
-                conn.commit()
-                result.removed += ack.received
+
+        def record_removed(first: int, last: int, ack: UploadResult) -> None:
+            conn.execute(_RECORD_REMOVES, (destination.name, audience_key, first, last))
+            conn.commit()
+            result.removed += ack.received
+
+        _send_batches(
+            conn,
+            destination,
+            _REMOVES,
+            lambda rows: destination.remove(audience_id, destination.schema, rows),
+            record_removed,
+            parallel_requests,
+        )
     if to_add:
-        with closing(_stream_batches(conn, destination, queries.adds, params, "sync_adds")) as batches:
-            for batch in batches:
-                rows = [item[2] for item in batch]
-                ack = destination.add(audience_id, destination.schema, rows)
-                _record_added(conn, destination.name, audience_key, audience_id, batch)
-                result.added += ack.received
-                result.invalid += ack.invalid
-                for sample, reason in ack.invalid_samples.items():
-                    if len(result.invalid_samples) < 50:
-                        result.invalid_samples.setdefault(sample, reason)
+
+        def record_added(first: int, last: int, ack: UploadResult) -> None:
+            conn.execute(_RECORD_ADDS, (destination.name, audience_key, audience_id, first, last))
+            conn.commit()
+            result.added += ack.received
+            result.invalid += ack.invalid
+            for sample, reason in ack.invalid_samples.items():
+                if len(result.invalid_samples) < 50:
+                    result.invalid_samples.setdefault(sample, reason)
+
+        _send_batches(
+            conn,
+            destination,
+            _ADDS,
+            lambda rows: destination.add(audience_id, destination.schema, rows),
+            record_added,
+            parallel_requests,
+        )
     if result.outcome == "running":
         result.outcome = "synced"
+
+
+def _send_batches(
+    conn: psycopg.Connection,
+    destination: Destination,
+    table: str,
+    send: Callable[[list[list[str]]], UploadResult],
+    record: Callable[[int, int, UploadResult], None],
+    parallel_requests: int,
+) -> None:
+    """Send a todo table in request-sized batches; record each batch once acknowledged.
+
+    Uploads run on a worker thread, so that reading the next batch from the
+    warehouse overlaps the request in flight. A batch is sent only once the
+    one ``parallel_requests`` places before it is acknowledged and recorded:
+    with the default of 1, one request at a time, and a crash re-sends at
+    most the batch in flight. Records are written in sending order, on this
+    thread (the connection is never shared between threads).
+    """
+    batches = destination.batches(_todo(conn, table), values=lambda item: item[2])
+    in_flight: deque[tuple[int, int, Future[UploadResult]]] = deque()
+    with ThreadPoolExecutor(max_workers=parallel_requests, thread_name_prefix="sync-upload") as pool:
+        try:
+            for batch in batches:
+                if len(in_flight) >= parallel_requests:
+                    first, last, done = in_flight.popleft()
+                    record(first, last, done.result())
+                rows = [list(item[2]) for item in batch]
+                in_flight.append((batch[0][0], batch[-1][0], pool.submit(send, rows)))
+            while in_flight:
+                first, last, done = in_flight.popleft()
+                record(first, last, done.result())
+        except BaseException:
+            conn.rollback()
+            # what the platform acknowledged is recorded, whatever failed (not sent again)
+            for first, last, done in in_flight:
+                with contextlib.suppress(BaseException):
+                    record(first, last, done.result())
+            raise
 
 
 def _lookalikes(
@@ -402,56 +533,44 @@ def _run_replace(
     destination: Any,
     audience_key: str,
     audience_id: str,
-    queries: _Queries,
-    params: dict[str, Any],
     result: SyncResult,
 ) -> None:
     """Full refresh through one replace session: the platform ends up holding exactly the rows sent.
 
-    Every desired member goes out in request-sized batches of one session
-    (``batch_seq`` 1.., the last flagged). Acknowledged batches are staged in a
-    session temp table; only once the last batch is acknowledged is the ledger
-    rewritten, in one transaction, to exactly the staged rows. A crash before
-    that leaves the platform (which applies the replace on the last batch) and
-    the ledger as they were; the next full refresh opens a new session.
+    Every desired member (the adds todo table, all of them on a full refresh)
+    goes out in request-sized batches of one session (``batch_seq`` 1.., the
+    last flagged), one request at a time. Only once the last batch is
+    acknowledged is the ledger rewritten, in one transaction, to exactly the
+    rows sent. A crash before that leaves the platform (which applies the
+    replace on the last batch) and the ledger as they were; the next full
+    refresh opens a new session.
     """
     session_id = destination.new_replace_session()
     estimated = result.to_add
-    conn.execute(_REPLACE_DDL)
-    conn.execute(f"truncate {_REPLACE_TABLE}")
-    conn.commit()
     sent = 0
-    with closing(_stream_batches(conn, destination, queries.adds, params, "sync_replace")) as batches:
-        seq = 0
-        pending = next(batches, None)
-        while pending is not None:
-            following = next(batches, None)
-            seq += 1
-            rows = [item[2] for item in pending]
-            ack = destination.replace_batch(
-                audience_id,
-                destination.schema,
-                rows,
-                session_id=session_id,
-                batch_seq=seq,
-                last=following is None,
-                estimated_total=estimated,
-            )
-            with conn.transaction():
-                copy_rows(
-                    conn,
-                    _REPLACE_TABLE,
-                    ("member_key", "row_hash", "member_row"),
-                    ((key, digest, _array_literal(row)) for key, digest, row in pending),
-                )
-            conn.commit()
-            sent += len(pending)
-            result.added += ack.received
-            result.invalid += ack.invalid
-            for sample, reason in ack.invalid_samples.items():
-                if len(result.invalid_samples) < 50:
-                    result.invalid_samples.setdefault(sample, reason)
-            pending = following
+    batches = destination.batches(_todo(conn, _ADDS), values=lambda item: item[2])
+    seq = 0
+    pending = next(batches, None)
+    while pending is not None:
+        following = next(batches, None)
+        seq += 1
+        ack = destination.replace_batch(
+            audience_id,
+            destination.schema,
+            [list(item[2]) for item in pending],
+            session_id=session_id,
+            batch_seq=seq,
+            last=following is None,
+            estimated_total=estimated,
+        )
+        sent += len(pending)
+        result.added += ack.received
+        result.invalid += ack.invalid
+        for sample, reason in ack.invalid_samples.items():
+            if len(result.invalid_samples) < 50:
+                result.invalid_samples.setdefault(sample, reason)
+        pending = following
+    conn.rollback()
     with conn.transaction():
         held = conn.execute(
             "delete from ops.sync_state where destination = %s and audience_key = %s",
@@ -460,10 +579,9 @@ def _run_replace(
         conn.execute(
             "insert into ops.sync_state "
             "(destination, audience_key, platform_audience_id, member_key, row_hash, member_row, synced_at) "
-            f"select %s, %s, %s, member_key, row_hash, member_row, now() from {_REPLACE_TABLE}",
+            f"select %s, %s, %s, member_key, row_hash, member_row, now() from pg_temp.{_ADDS}",
             (destination.name, audience_key, audience_id),
         )
-        conn.execute(f"truncate {_REPLACE_TABLE}")
     conn.commit()
     result.removed = result.to_remove
     log.info(
@@ -475,55 +593,6 @@ def _run_replace(
         held,
         sent,
     )
-
-
-def _record_added(
-    conn: psycopg.Connection,
-    destination: str,
-    audience_key: str,
-    audience_id: str,
-    batch: list[tuple[str, str, list[str]]],
-) -> None:
-    """Write an acknowledged batch of additions to the ledger and commit."""
-    with conn.transaction():
-        conn.execute(_BATCH_DDL)
-        copy_rows(
-            conn,
-            _BATCH_TABLE,
-            ("member_key", "row_hash", "member_row"),
-            ((key, digest, _array_literal(row)) for key, digest, row in batch),
-        )
-        conn.execute(_UPSERT, (destination, audience_key, audience_id))
-    conn.commit()
-
-
-def _array_literal(values: Sequence[str]) -> str:
-    """A text[] literal ({"a","b"}); COPY escaping is copy_rows' job."""
-    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
-
-
-def _stream_batches(
-    conn: psycopg.Connection,
-    destination: Destination,
-    query: sql.Composed,
-    params: dict[str, Any],
-    name: str,
-) -> Iterator[list[tuple[str, str, list[str]]]]:
-    """Rows of ``query`` from a server-side cursor, grouped by the destination into request-sized batches.
-
-    The cursor is ``WITH HOLD`` so it survives the commit after each batch;
-    memory holds one batch at a time.
-    """
-    # A cursor makes the planner favour fast-start plans (cursor_tuple_fraction 0.1): nested-loop
-    # anti-joins that rescan the members per ledger row (the member key is an expression no index
-    # serves, and fresh tables have no statistics). Every row will be read: plan for all of them.
-    conn.execute("set local cursor_tuple_fraction = 1.0")
-    conn.execute("set local enable_nestloop = off")
-    with conn.cursor(name=f"{name}_{uuid.uuid4().hex[:8]}", withhold=True) as cur:
-        cur.itersize = FETCH_SIZE
-        cur.execute(query, params)
-        rows = ((key, row_hash, list(row)) for key, row_hash, row in cur)
-        yield from destination.batches(rows, values=lambda item: item[2])
 
 
 def _held_audience_id(conn: psycopg.Connection, destination: str, audience_key: str) -> str | None:
