@@ -359,13 +359,12 @@ def _all_valid(keys: list[str], data: list[Any], single_key: bool) -> list[tuple
             return None
     if not all(any(row) for row in data):
         return None
-    order = [keys.index(k) for k in ("EXTERN_ID", "EMAIL", "PHONE") if k in keys]
-    valid = []
-    for row in data:
-        values = dict(zip(keys, row, strict=True))
-        ident = next((f"{keys[i]}:{row[i]}" for i in order if row[i]), None)
-        valid.append((ident or identity(values), values))
-    return valid
+    rows = [dict(zip(keys, row, strict=True)) for row in data]
+    first = next((k for k in ("EXTERN_ID", "EMAIL", "PHONE") if k in keys), None)
+    if first is not None and all(columns[keys.index(first)]):
+        # the usual case: the first identity key is set in every row
+        return [(f"{first}:{v}", row) for v, row in zip(columns[keys.index(first)], rows, strict=True)]
+    return [(identity(row), row) for row in rows]
 
 
 def _invalid_reason(values: dict[str, str]) -> tuple[str, str] | None:

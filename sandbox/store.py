@@ -79,9 +79,9 @@ create table if not exists hubspot_contacts (
 TABLES = ("audiences", "members", "replace_sessions", "replace_staging", "received_log", "hubspot_contacts")
 RECEIVED_OPS = ("add", "remove", "replace")
 
-_LOG_RECEIVED = (
-    "insert into received_log (audience_id, op, identity, n) values (?, ?, ?, 1) "
-    "on conflict (audience_id, op, identity) do update set n = n + 1"
+_LOG_RECEIVED_JSON = (
+    "insert into received_log (audience_id, op, identity, n) select ?, ?, value, 1 from json_each(?) "
+    "where true on conflict (audience_id, op, identity) do update set n = n + 1"
 )
 
 
@@ -221,25 +221,29 @@ class StateStore:
 
     def add_members(self, audience_id: int, rows: Iterable[tuple[str, dict[str, str]]]) -> None:
         """Upsert members by identity (a member added twice keeps its latest key row)."""
-        data = [(audience_id, identity, json.dumps(row, separators=(",", ":"))) for identity, row in rows]
+        rows = list(rows)
+        identities = json.dumps([identity for identity, _ in rows])
         with self.tx() as db:
-            db.executemany(
-                "insert into members (audience_id, identity, row) values (?, ?, ?) "
-                "on conflict (audience_id, identity) do update set row = excluded.row",
-                data,
+            # one statement per table, the rows passed as one JSON text: SQLite does the work
+            db.execute(
+                "insert into members (audience_id, identity, row) "
+                "select ?, value ->> 0, value -> 1 from json_each(?) "
+                "where true on conflict (audience_id, identity) do update set row = excluded.row",
+                (audience_id, json.dumps(rows, separators=(",", ":"))),
             )
-            db.executemany(_LOG_RECEIVED, [(audience_id, "add", identity) for _, identity, _ in data])
+            db.execute(_LOG_RECEIVED_JSON, (audience_id, "add", identities))
             db.execute(
                 "update audiences set time_content_updated = ? where id = ?", (int(time.time()), audience_id)
             )
 
     def remove_members(self, audience_id: int, identities: Iterable[str]) -> int:
-        data = [(audience_id, identity) for identity in identities]
+        listed = json.dumps(list(identities))
         with self.tx() as db:
-            before = db.total_changes
-            db.executemany("delete from members where audience_id = ? and identity = ?", data)
-            removed = db.total_changes - before
-            db.executemany(_LOG_RECEIVED, [(audience_id, "remove", identity) for _, identity in data])
+            removed = db.execute(
+                "delete from members where audience_id = ? and identity in (select value from json_each(?))",
+                (audience_id, listed),
+            ).rowcount
+            db.execute(_LOG_RECEIVED_JSON, (audience_id, "remove", listed))
             db.execute(
                 "update audiences set time_content_updated = ? where id = ?", (int(time.time()), audience_id)
             )
@@ -297,17 +301,15 @@ class StateStore:
         last: bool,
     ) -> None:
         """Stage one batch; on the last one, the staged members become the audience's members."""
-        data = [
-            (audience_id, session_id, identity, json.dumps(row, separators=(",", ":")))
-            for identity, row in rows
-        ]
+        identities = json.dumps([identity for identity, _ in rows])
         with self.tx() as db:
-            db.executemany(
-                "insert into replace_staging (audience_id, session_id, identity, row) values (?, ?, ?, ?) "
-                "on conflict (audience_id, session_id, identity) do update set row = excluded.row",
-                data,
+            db.execute(
+                "insert into replace_staging (audience_id, session_id, identity, row) "
+                "select ?, ?, value ->> 0, value -> 1 from json_each(?) "
+                "where true on conflict (audience_id, session_id, identity) do update set row = excluded.row",
+                (audience_id, session_id, json.dumps(list(rows), separators=(",", ":"))),
             )
-            db.executemany(_LOG_RECEIVED, [(audience_id, "replace", identity) for _, _, identity, _ in data])
+            db.execute(_LOG_RECEIVED_JSON, (audience_id, "replace", identities))
             db.execute(
                 "update replace_sessions set last_batch_seq = max(last_batch_seq, ?), received = received + ?, "
                 "updated_at = ? where audience_id = ? and session_id = ?",

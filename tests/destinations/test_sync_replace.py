@@ -12,6 +12,7 @@ from test_sync_sandbox import destination, sandbox_members, set_faults
 from audience.destinations.facebook import FacebookDestination
 from audience.destinations.sync import sync_audience
 from audience.identity import FACEBOOK_SCHEMA
+from audience.settings import SettingError
 
 AUDIENCE = members.AUDIENCE
 
@@ -75,6 +76,12 @@ class KillAfter(FacebookDestination):
 
     def remove(self, *args, **kwargs):
         return self._tick(super().remove(*args, **kwargs))
+
+    def add_encoded(self, *args, **kwargs):
+        return self._tick(super().add_encoded(*args, **kwargs))
+
+    def remove_encoded(self, *args, **kwargs):
+        return self._tick(super().remove_encoded(*args, **kwargs))
 
     def replace_batch(self, *args, **kwargs):
         return self._tick(super().replace_batch(*args, **kwargs))
@@ -164,6 +171,53 @@ def test_twenty_kills_converge_with_nothing_lost_and_little_resent(conn, graph_s
         assert twice <= batch, (trial, twice)  # only the batch in flight when killed went twice
         assert sum(adds.values()) > sum(adds_before.values()), trial
         adds_before, removes_before = adds, removes
+
+
+class HardKill(BaseException):
+    """Stands for the process dying with requests in flight: nothing more is recorded."""
+
+
+class HardKillAfter(KillAfter):
+    def _tick(self, result):
+        self.calls += 1
+        if self.calls == self.after:
+            raise HardKill(f"killed after request {self.calls}")
+        return result
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_kills_with_requests_in_parallel_resend_at_most_the_batches_in_flight(conn, graph_sandbox, parallel):
+    """N requests in flight: a kill re-sends at most N batches; the re-run converges exactly."""
+    url = graph_sandbox.url
+    rng = random.Random(parallel)
+    batch = 1_000
+    members.insert(conn, light(12_000))
+    adds_before: dict[str, int] = {}
+    for trial in range(4):
+        if trial:
+            members.insert(conn, light(3_000, start=12_000 + 3_000 * (trial - 1)))
+        planned = 12 if trial == 0 else 3
+        base = destination(url, max_rows_per_request=batch)
+        dying = HardKillAfter(base.settings, retry=base.retry, after=rng.randint(1, planned))
+        with pytest.raises(HardKill):
+            sync_audience(conn, dying, AUDIENCE, parallel_requests=parallel)
+        result = sync_audience(
+            conn, destination(url, max_rows_per_request=batch), AUDIENCE, parallel_requests=parallel
+        )
+        assert result.outcome == "synced", (trial, result.message)
+        assert sandbox_members(url, result.platform_audience_id) == members.table_rows(conn), trial
+        adds = received(url, result.platform_audience_id, "add")
+        twice = sum(1 for key, n in adds.items() if n - adds_before.get(key, 0) > 1)
+        assert twice <= parallel * batch, (trial, twice)
+        adds_before = adds
+
+
+def test_parallel_requests_setting_is_checked(conn, graph_sandbox, monkeypatch):
+    monkeypatch.setenv("AUDIENCE_SYNC_PARALLEL_REQUESTS", "0")
+    with pytest.raises(SettingError, match="AUDIENCE_SYNC_PARALLEL_REQUESTS"):
+        sync_audience(conn, destination(graph_sandbox.url), AUDIENCE)
+    with pytest.raises(SettingError, match="parallel_requests=9"):
+        sync_audience(conn, destination(graph_sandbox.url), AUDIENCE, parallel_requests=9)
 
 
 def catalogue(conn, countries: list[str], ratio: float, enabled: bool = True) -> None:

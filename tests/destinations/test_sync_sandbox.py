@@ -169,3 +169,14 @@ def test_a_larger_audience_in_payload_capped_requests(conn, graph_sandbox):
     assert result.requests == 2 + 4
     assert sandbox_members(graph_sandbox.url, result.platform_audience_id) == members.table_rows(conn)
     print(f"20,000 members: {elapsed:.2f}s, {result.requests} requests")
+
+
+def test_a_raw_value_in_a_digest_column_stops_the_run_before_any_upload(conn, graph_sandbox):
+    rows = members.synthetic(300)
+    rows[7][2] = "someone@example.org"  # email_sha256 holding an address, not its digest
+    members.insert(conn, rows)
+    result = sync_audience(conn, destination(graph_sandbox.url), AUDIENCE)
+    assert result.outcome == "failed"
+    assert "1 member row(s) hold a value that is not a SHA-256 hex digest" in result.message
+    assert "someone" not in result.message
+    assert not any(key.endswith("/users") for key in graph_calls(graph_sandbox.url))

@@ -499,6 +499,47 @@ class FacebookDestination:
         """Add members (hashed rows in ``schema`` order); several requests if the rows need it."""
         return self._upload(audience_id, schema, rows, remove=False)
 
+    # -- rows already JSON (the sync engine's path) ---------------------------
+    #
+    # The engine reads each row as its JSON text straight from the warehouse
+    # (``array_to_json``), with digests checked there in one query: a batch then
+    # costs one string join, where lists cost parsing, checking and encoding
+    # every value in Python.
+    hashed_positions: tuple[int, ...] = tuple(
+        i for i, key in enumerate(FACEBOOK_SCHEMA) if key in HASHED_KEYS
+    )
+    """Positions (0-based) in ``schema`` of the values that must be SHA-256 digests."""
+
+    def encoded_batches(self, items: Iterable[T], text: Callable[[T], str]) -> Iterator[list[T]]:
+        """Like :meth:`batches`, for rows given as JSON texts."""
+        return chunk_by_size(
+            items,
+            size=lambda item: len(text(item)) + 1,
+            max_items=self.settings.max_rows_per_request,
+            max_bytes=self.settings.max_payload_bytes,
+            overhead=_REQUEST_OVERHEAD,
+        )
+
+    def add_encoded(self, audience_id: str, schema: Sequence[str], rows: Sequence[str]) -> UploadResult:
+        """Add members given as JSON arrays (one request: group them with :meth:`encoded_batches`)."""
+        return self._encoded_request(audience_id, schema, rows, remove=False)
+
+    def remove_encoded(self, audience_id: str, schema: Sequence[str], rows: Sequence[str]) -> UploadResult:
+        """Remove members given as JSON arrays (one request)."""
+        return self._encoded_request(audience_id, schema, rows, remove=True)
+
+    def _encoded_request(
+        self, audience_id: str, schema: Sequence[str], rows: Sequence[str], *, remove: bool
+    ) -> UploadResult:
+        if len(rows) > self.settings.max_rows_per_request:
+            raise ValueError(
+                f"{len(rows)} rows exceed max_rows_per_request={self.settings.max_rows_per_request}; "
+                "group the rows with encoded_batches() first"
+            )
+        head = json.dumps({"schema": list(schema)}, separators=(",", ":"))[:-1]
+        payload = (head + ',"data":[' + ",".join(rows) + "]}").encode("utf-8")
+        return self._send_users(audience_id, payload, len(rows), remove=remove)
+
     def remove(self, audience_id: str, schema: Sequence[str], rows: Sequence[Sequence[str]]) -> UploadResult:
         """Remove members: POST with ``method=delete``, parameters in the body."""
         return self._upload(audience_id, schema, rows, remove=True)
@@ -584,23 +625,25 @@ class FacebookDestination:
     ) -> UploadResult:
         data = [list(row) for row in rows]
         self._check_rows(schema, data)
-        payload = encode_payload(schema, data)
+        return self._send_users(audience_id, encode_payload(schema, data), len(data), remove=remove)
+
+    def _send_users(self, audience_id: str, payload: bytes, count: int, *, remove: bool) -> UploadResult:
         params: dict[str, Any] = {"method": "delete"} if remove else {}
         verb = "remove" if remove else "add"
         before = self.requests
 
         def call() -> UploadResult:
             response = self._call(
-                "POST", (audience_id, "users"), params, f"{verb} {len(data)} rows", payload=payload
+                "POST", (audience_id, "users"), params, f"{verb} {count} rows", payload=payload
             )
-            return check_users_answer(response, len(data))
+            return check_users_answer(response, count)
 
-        result = self._retrying(f"{verb} {len(data)} members to audience {audience_id}", call)
+        result = self._retrying(f"{verb} {count} members to audience {audience_id}", call)
         result.requests = self.requests - before
         log.info(
             "facebook: %s %d members on audience %s: received %d, invalid %d (%d request(s))",
             verb,
-            len(data),
+            count,
             audience_id,
             result.received,
             result.invalid,
@@ -621,9 +664,8 @@ class FacebookDestination:
             return
         for i in hashed:
             column = [row[i] for row in rows]
-            joined = "\n".join(column)
-            if joined.count("\n") == len(column) - 1 and _DIGEST_COLUMN.fullmatch(joined):
-                continue  # the whole column at once: digests or empty (and no value holds a newline)
+            if set(map(len, column)) <= {0, 64} and _HEX_ONLY.fullmatch("".join(column)):
+                continue  # the whole column at once: each value empty or 64 lowercase hex digits
             number = next(n for n, value in enumerate(column) if value and not is_sha256_hex(value))
             raise DestinationError(
                 f"row {number}: {schema[i]} is not a SHA-256 hex digest; refusing to send "
@@ -637,12 +679,23 @@ class FacebookDestination:
 _REQUEST_OVERHEAD = 1_024
 
 
-_DIGEST_COLUMN = re.compile(r"(?:[0-9a-f]{64})?(?:\n(?:[0-9a-f]{64})?)*")
+_HEX_ONLY = re.compile(r"[0-9a-f]*")
 
 
 def json_row_size(values: Sequence[str]) -> int:
-    """Bytes one row adds to a payload: its JSON (ASCII, as :func:`encode_payload` writes it) and a comma."""
-    return len(json.dumps(values)) + 1
+    """Bytes one row adds to a payload: its JSON (as :func:`encode_payload` writes it) and a comma.
+
+    Digests and ids need no escaping: their size is counted, not encoded (quotes,
+    commas and brackets: 3 per value, +2); anything else is encoded to be sure.
+    """
+    joined = "".join(values)
+    if _NO_ESCAPE.fullmatch(joined):
+        return len(joined) + max(3 * len(values) + 2, 3)
+    return len(json.dumps(list(values), separators=(",", ":"))) + 1
+
+
+# printable ASCII but the quote and the backslash: JSON writes it as is
+_NO_ESCAPE = re.compile(r"[ !#-\[\]-~]*")
 
 
 def encode_payload(schema: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
@@ -652,11 +705,12 @@ def encode_payload(schema: Sequence[str], rows: Sequence[Sequence[str]]) -> byte
     request's schema (Meta takes any subset of the multi-key schema): the
     sparse columns of a customer list cost no bytes and no server work.
     """
-    keep = [i for i in range(len(schema)) if any(row[i] for row in rows)]
+    keep = [i for i, column in enumerate(zip(*rows, strict=True)) if any(column)]
     if keep and len(keep) < len(schema):
         schema = [schema[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
-    return json.dumps({"schema": list(schema), "data": [list(row) for row in rows]}).encode("ascii")
+    body = {"schema": list(schema), "data": [list(row) for row in rows]}
+    return json.dumps(body, separators=(",", ":")).encode("ascii")
 
 
 def _pick(audiences: list[dict[str, Any]], name: str) -> str | None:

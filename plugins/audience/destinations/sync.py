@@ -273,12 +273,16 @@ def _drop_todo(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def _todo(conn: psycopg.Connection, table: str) -> Iterator[tuple[int, str, list[str]]]:
-    """(seq, member key, row) of a todo table in ``seq`` order, read a page at a time."""
+def _todo(conn: psycopg.Connection, table: str, *, encoded: bool = False) -> Iterator[tuple[int, str, Any]]:
+    """(seq, member key, row) of a todo table in ``seq`` order, read a page at a time.
+
+    ``encoded``: the row as its JSON text (``["…","…"]``), made by the server.
+    """
+    row = "array_to_json(member_row)::text" if encoded else "member_row"
     last = 0
     while True:
         page = conn.execute(
-            f"select seq, member_key, member_row from pg_temp.{table} where seq > %s order by seq limit %s",
+            f"select seq, member_key, {row} from pg_temp.{table} where seq > %s order by seq limit %s",
             (last, FETCH_SIZE),
         ).fetchall()
         if not page:
@@ -437,6 +441,9 @@ def _run(
         _run_replace(conn, destination, audience_key, audience_id, result)
         result.outcome = "synced" if result.outcome == "running" else result.outcome
         return
+    encoded = hasattr(destination, "add_encoded")
+    if encoded and to_add:
+        _check_digests(conn, destination)
     if to_remove:
 
         def record_removed(first: int, last: int, ack: UploadResult) -> None:
@@ -444,13 +451,15 @@ def _run(
             conn.commit()
             result.removed += ack.received
 
+        remove = destination.remove_encoded if encoded else destination.remove  # type: ignore[attr-defined]
         _send_batches(
             conn,
             destination,
             _REMOVES,
-            lambda rows: destination.remove(audience_id, destination.schema, rows),
+            lambda rows: remove(audience_id, destination.schema, rows),
             record_removed,
             parallel_requests,
+            encoded=encoded,
         )
     if to_add:
 
@@ -463,13 +472,15 @@ def _run(
                 if len(result.invalid_samples) < 50:
                     result.invalid_samples.setdefault(sample, reason)
 
+        add = destination.add_encoded if encoded else destination.add  # type: ignore[attr-defined]
         _send_batches(
             conn,
             destination,
             _ADDS,
-            lambda rows: destination.add(audience_id, destination.schema, rows),
+            lambda rows: add(audience_id, destination.schema, rows),
             record_added,
             parallel_requests,
+            encoded=encoded,
         )
     if result.outcome == "running":
         result.outcome = "synced"
@@ -479,9 +490,11 @@ def _send_batches(
     conn: psycopg.Connection,
     destination: Destination,
     table: str,
-    send: Callable[[list[list[str]]], UploadResult],
+    send: Callable[[list[Any]], UploadResult],
     record: Callable[[int, int, UploadResult], None],
     parallel_requests: int,
+    *,
+    encoded: bool = False,
 ) -> None:
     """Send a todo table in request-sized batches; record each batch once acknowledged.
 
@@ -492,7 +505,11 @@ def _send_batches(
     most the batch in flight. Records are written in sending order, on this
     thread (the connection is never shared between threads).
     """
-    batches = destination.batches(_todo(conn, table), values=lambda item: item[2])
+    rows = _todo(conn, table, encoded=encoded)
+    if encoded:
+        batches = destination.encoded_batches(rows, text=lambda item: item[2])  # type: ignore[attr-defined]
+    else:
+        batches = destination.batches(rows, values=lambda item: item[2])
     in_flight: deque[tuple[int, int, Future[UploadResult]]] = deque()
     with ThreadPoolExecutor(max_workers=parallel_requests, thread_name_prefix="sync-upload") as pool:
         try:
@@ -500,18 +517,40 @@ def _send_batches(
                 if len(in_flight) >= parallel_requests:
                     first, last, done = in_flight.popleft()
                     record(first, last, done.result())
-                rows = [list(item[2]) for item in batch]
-                in_flight.append((batch[0][0], batch[-1][0], pool.submit(send, rows)))
+                payload = [item[2] if encoded else list(item[2]) for item in batch]
+                in_flight.append((batch[0][0], batch[-1][0], pool.submit(send, payload)))
             while in_flight:
                 first, last, done = in_flight.popleft()
                 record(first, last, done.result())
-        except BaseException:
+        except Exception:
+            # A refusal or a failure: the other requests in flight finish; what the platform
+            # acknowledged is recorded (not sent again). A dying process (BaseException:
+            # interrupt, exit) records nothing more, like a kill: those batches go out again.
             conn.rollback()
-            # what the platform acknowledged is recorded, whatever failed (not sent again)
             for first, last, done in in_flight:
-                with contextlib.suppress(BaseException):
+                with contextlib.suppress(Exception):
                     record(first, last, done.result())
             raise
+
+
+def _check_digests(conn: psycopg.Connection, destination: Any) -> None:
+    """Refuse the run when a value due to be a SHA-256 digest is not one (no raw PII leaves).
+
+    One query over the additions, before any request: the rows are sent as the
+    server wrote them, not re-checked value by value in Python.
+    """
+    positions = getattr(destination, "hashed_positions", ())
+    if not positions:
+        return
+    test = " and ".join(f"member_row[{i + 1}] ~ '^([0-9a-f]{{64}})?$'" for i in positions)
+    bad = conn.execute(f"select count(*) from pg_temp.{_ADDS} where not ({test})").fetchone()[0]
+    conn.commit()
+    if bad:
+        raise DestinationError(
+            f"{bad} member row(s) hold a value that is not a SHA-256 hex digest where one is due; "
+            "refusing to send unhashed data (the audience mart must hold digests)",
+            destination=destination.name,
+        )
 
 
 def _lookalikes(
