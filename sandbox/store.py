@@ -85,6 +85,28 @@ _LOG_RECEIVED_JSON = (
 )
 
 
+def _row_object(keys: Sequence[str]) -> tuple[str, str]:
+    """SQL storing a member's key row from ``value -> 1`` (the row's values), and its parameter.
+
+    Stored as ``[[keys...], [values...]]`` (read back as a dict by :func:`_key_row`): one
+    JSON extraction per member, where building an object costs one per key.
+    """
+    return "json_array(json(?), value -> 1)", json.dumps(list(keys))
+
+
+def _key_row(text: str) -> dict[str, str]:
+    data = json.loads(text)
+    if isinstance(data, dict):  # a state file from an earlier sandbox
+        return data
+    keys, values = data
+    return dict(zip(keys, values, strict=True))
+
+
+def _pairs(identities: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """``[[identity, [values...]], ...]`` as one JSON text."""
+    return json.dumps(list(zip(identities, rows, strict=True)), separators=(",", ":"))
+
+
 class StateStore:
     """Thread-safe access to the sandbox's SQLite file."""
 
@@ -219,19 +241,20 @@ class StateStore:
     def member_counts(self) -> dict[int, int]:
         return {int(a): int(n) for a, n in self.query("select audience_id, count(*) from members group by 1")}
 
-    def add_members(self, audience_id: int, rows: Iterable[tuple[str, dict[str, str]]]) -> None:
+    def add_members(
+        self, audience_id: int, keys: Sequence[str], identities: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> None:
         """Upsert members by identity (a member added twice keeps its latest key row)."""
-        rows = list(rows)
-        identities = json.dumps([identity for identity, _ in rows])
         with self.tx() as db:
             # one statement per table, the rows passed as one JSON text: SQLite does the work
+            row_sql, keys_json = _row_object(keys)
             db.execute(
                 "insert into members (audience_id, identity, row) "
-                "select ?, value ->> 0, value -> 1 from json_each(?) "
+                f"select ?, value ->> 0, {row_sql} from json_each(?) "
                 "where true on conflict (audience_id, identity) do update set row = excluded.row",
-                (audience_id, json.dumps(rows, separators=(",", ":"))),
+                (audience_id, keys_json, _pairs(identities, rows)),
             )
-            db.execute(_LOG_RECEIVED_JSON, (audience_id, "add", identities))
+            db.execute(_LOG_RECEIVED_JSON, (audience_id, "add", json.dumps(list(identities))))
             db.execute(
                 "update audiences set time_content_updated = ? where id = ?", (int(time.time()), audience_id)
             )
@@ -255,7 +278,7 @@ class StateStore:
         if limit is not None:
             sql += " limit ? offset ?"
             params += [limit, offset]
-        return [json.loads(r[0]) for r in self.query(sql, params)]
+        return [_key_row(r[0]) for r in self.query(sql, params)]
 
     def received(self, audience_id: int, op: str) -> dict[str, int]:
         """How many times each identity was received by ``op`` (add, remove, replace) since the reset."""
@@ -296,20 +319,22 @@ class StateStore:
         audience_id: int,
         session_id: str,
         batch_seq: int,
-        rows: Sequence[tuple[str, dict[str, str]]],
+        keys: Sequence[str],
+        identities: Sequence[str],
+        rows: Sequence[Sequence[str]],
         received: int,
         last: bool,
     ) -> None:
         """Stage one batch; on the last one, the staged members become the audience's members."""
-        identities = json.dumps([identity for identity, _ in rows])
         with self.tx() as db:
+            row_sql, keys_json = _row_object(keys)
             db.execute(
                 "insert into replace_staging (audience_id, session_id, identity, row) "
-                "select ?, ?, value ->> 0, value -> 1 from json_each(?) "
+                f"select ?, ?, value ->> 0, {row_sql} from json_each(?) "
                 "where true on conflict (audience_id, session_id, identity) do update set row = excluded.row",
-                (audience_id, session_id, json.dumps(list(rows), separators=(",", ":"))),
+                (audience_id, session_id, keys_json, _pairs(identities, rows)),
             )
-            db.execute(_LOG_RECEIVED_JSON, (audience_id, "replace", identities))
+            db.execute(_LOG_RECEIVED_JSON, (audience_id, "replace", json.dumps(list(identities))))
             db.execute(
                 "update replace_sessions set last_batch_seq = max(last_batch_seq, ?), received = received + ?, "
                 "updated_at = ? where audience_id = ? and session_id = ?",

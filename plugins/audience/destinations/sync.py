@@ -542,7 +542,11 @@ def _check_digests(conn: psycopg.Connection, destination: Any) -> None:
     positions = getattr(destination, "hashed_positions", ())
     if not positions:
         return
-    test = " and ".join(f"member_row[{i + 1}] ~ '^([0-9a-f]{{64}})?$'" for i in positions)
+    # lengths one by one, then one scan for a character that is not lowercase hex over the
+    # values joined (a bounded repetition such as [0-9a-f]{64} per value costs the regex engine ~10x)
+    lengths = " and ".join(f"octet_length(member_row[{i + 1}]) in (0, 64)" for i in positions)
+    joined = ", ".join(f"member_row[{i + 1}]" for i in positions)
+    test = f"{lengths} and array_to_string(array[{joined}], '') !~ '[^0-9a-f]'"
     bad = conn.execute(f"select count(*) from pg_temp.{_ADDS} where not ({test})").fetchone()[0]
     conn.commit()
     if bad:
