@@ -446,9 +446,7 @@ def _run(
         _check_digests(conn, destination)
     if to_remove:
 
-        def record_removed(first: int, last: int, ack: UploadResult) -> None:
-            conn.execute(_RECORD_REMOVES, (destination.name, audience_key, first, last))
-            conn.commit()
+        def count_removed(ack: UploadResult) -> None:
             result.removed += ack.received
 
         remove = destination.remove_encoded if encoded else destination.remove  # type: ignore[attr-defined]
@@ -457,15 +455,14 @@ def _run(
             destination,
             _REMOVES,
             lambda rows: remove(audience_id, destination.schema, rows),
-            record_removed,
+            lambda first, last: conn.execute(_RECORD_REMOVES, (destination.name, audience_key, first, last)),
+            count_removed,
             parallel_requests,
             encoded=encoded,
         )
     if to_add:
 
-        def record_added(first: int, last: int, ack: UploadResult) -> None:
-            conn.execute(_RECORD_ADDS, (destination.name, audience_key, audience_id, first, last))
-            conn.commit()
+        def count_added(ack: UploadResult) -> None:
             result.added += ack.received
             result.invalid += ack.invalid
             for sample, reason in ack.invalid_samples.items():
@@ -478,7 +475,10 @@ def _run(
             destination,
             _ADDS,
             lambda rows: add(audience_id, destination.schema, rows),
-            record_added,
+            lambda first, last: conn.execute(
+                _RECORD_ADDS, (destination.name, audience_key, audience_id, first, last)
+            ),
+            count_added,
             parallel_requests,
             encoded=encoded,
         )
@@ -491,34 +491,68 @@ def _send_batches(
     destination: Destination,
     table: str,
     send: Callable[[list[Any]], UploadResult],
-    record: Callable[[int, int, UploadResult], None],
+    write: Callable[[int, int], None],
+    count: Callable[[UploadResult], None],
     parallel_requests: int,
     *,
     encoded: bool = False,
 ) -> None:
-    """Send a todo table in request-sized batches; record each batch once acknowledged.
+    """Send a todo table in request-sized batches; commit each batch's ledger rows once acknowledged.
 
-    Uploads run on a worker thread, so that reading the next batch from the
-    warehouse overlaps the request in flight. A batch is sent only once the
-    one ``parallel_requests`` places before it is acknowledged and recorded:
-    with the default of 1, one request at a time, and a crash re-sends at
-    most the batch in flight. Records are written in sending order, on this
-    thread (the connection is never shared between threads).
+    ``write(first, last)`` writes the ledger rows of the batch ``seq`` first..last
+    (not committed); ``count(ack)`` adds the platform's answer to the run's counts.
+
+    Uploads run on a worker thread. With one request in flight (the default),
+    while the platform handles batch k this thread writes k's ledger rows in an
+    open transaction and reads batch k+1; the transaction commits when the
+    platform acknowledges k, and rolls back if it refuses: the ledger never
+    holds an unacknowledged batch, batch k+1 leaves only after k is committed,
+    and a crash re-sends at most the batch in flight.
+
+    With ``parallel_requests`` N > 1, N requests are in flight; each batch's
+    rows are written and committed once it is acknowledged, in sending order,
+    and a crash re-sends at most N batches. The connection is only ever used
+    by this thread.
     """
     rows = _todo(conn, table, encoded=encoded)
     if encoded:
         batches = destination.encoded_batches(rows, text=lambda item: item[2])  # type: ignore[attr-defined]
     else:
         batches = destination.batches(rows, values=lambda item: item[2])
-    in_flight: deque[tuple[int, int, Future[UploadResult]]] = deque()
+
+    def payload(batch: list[Any]) -> list[Any]:
+        return [item[2] if encoded else list(item[2]) for item in batch]
+
     with ThreadPoolExecutor(max_workers=parallel_requests, thread_name_prefix="sync-upload") as pool:
+        if parallel_requests == 1:
+            batch = next(batches, None)
+            while batch is not None:
+                done = pool.submit(send, payload(batch))
+                try:
+                    write(batch[0][0], batch[-1][0])  # overlaps the request
+                    following = next(batches, None)  # so does reading the next batch
+                    ack = done.result()
+                except BaseException:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.rollback()
+                    raise
+                conn.commit()
+                count(ack)
+                batch = following
+            return
+        in_flight: deque[tuple[int, int, Future[UploadResult]]] = deque()
+
+        def record(first: int, last: int, ack: UploadResult) -> None:
+            write(first, last)
+            conn.commit()
+            count(ack)
+
         try:
             for batch in batches:
                 if len(in_flight) >= parallel_requests:
                     first, last, done = in_flight.popleft()
                     record(first, last, done.result())
-                payload = [item[2] if encoded else list(item[2]) for item in batch]
-                in_flight.append((batch[0][0], batch[-1][0], pool.submit(send, payload)))
+                in_flight.append((batch[0][0], batch[-1][0], pool.submit(send, payload(batch))))
             while in_flight:
                 first, last, done = in_flight.popleft()
                 record(first, last, done.result())
