@@ -381,6 +381,7 @@ def test_broken_lines_give_an_empty_row_with_a_reason_in_place(conn):
         b"\xff\xfe{}",
         '{"external_id": "truncated", "email": ',
         {"external_id": "last", "email": ["a@example.com"], "phone": True, "zip": {"x": 1}},
+        '{"email": "\\ud800@example.com", "city": "Par\\u0000is"}',
     ]
     out = run(conn, lines)
     assert out[0]["EXTERN_ID"] == "first" and out[0]["EMAIL"] == sha256_hex("a@example.com")
@@ -400,6 +401,9 @@ def test_broken_lines_give_an_empty_row_with_a_reason_in_place(conn):
         "PHONE": "not a text value",
         "ZIP": "not a text value",
     }
+    # a lone surrogate and a NUL cannot be stored as text: refused, the line kept
+    assert out[8]["EMAIL"] == out[8]["CT"] == ""
+    assert out[8]["_reasons"] == {"EMAIL": "not valid UTF-8", "CT": "not a text value"}
 
 
 def test_order_is_kept_across_chunks(conn):

@@ -140,6 +140,10 @@ def _cmd_identity(args: argparse.Namespace) -> int:
     except (normalize.NormalizeError, warehouse.WarehouseError) as exc:
         print(f"audience identity normalize: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): not an error; keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import psycopg
+
 from audience.settings import SettingError, local_dir, project_root
 
 log = logging.getLogger(__name__)
@@ -208,7 +210,7 @@ def compiled_queries(as_of: str | None = None) -> CompiledQueries:
         started = time.monotonic()
         queries = _compile_with_dbt(as_of)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(
             json.dumps({"country_names": queries.country_names, "by_platform": queries.by_platform}),
             encoding="utf-8",
@@ -362,15 +364,23 @@ class Normalizer:
     def run_chunk(self, lines: list[bytes | str]) -> list[dict[str, Any]]:
         """Normalise one chunk of input lines; one output object per line, in order."""
         parsed = [parse_line(line, self.platform) for line in lines]
-        with self.conn.cursor() as cur:
-            cur.execute(f"truncate {INPUT_TABLE}")
-            with cur.copy(f"copy {INPUT_TABLE} (line_no, {', '.join(FIELDS)}) from stdin") as copy:
-                for number, (values, _) in enumerate(parsed):
-                    copy.write_row([number, *values])
-            cur.execute(self.query)
-            names = [d.name for d in cur.description]
-            rows = cur.fetchall()
-        self.conn.commit()
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(f"truncate {INPUT_TABLE}")
+                with cur.copy(f"copy {INPUT_TABLE} (line_no, {', '.join(FIELDS)}) from stdin") as copy:
+                    for number, (values, _) in enumerate(parsed):
+                        copy.write_row([number, *values])
+                cur.execute(self.query)
+                names = [d.name for d in cur.description]
+                rows = cur.fetchall()
+            self.conn.commit()
+        except psycopg.Error as exc:
+            # the server's message may quote a value (COPY's context does): keep only its code
+            first = self.stats.lines + 1
+            raise NormalizeError(
+                f"the warehouse failed on input lines {first}-{first + len(lines) - 1} "
+                f"({type(exc).__name__}, SQLSTATE {exc.sqlstate}); nothing after line {first - 1} was written"
+            ) from None
         if len(rows) != len(lines):  # pragma: no cover - the query keeps every row
             raise NormalizeError(f"the normalisation query returned {len(rows)} rows for {len(lines)} lines")
         columns = _COLUMN_BY_KEY[self.platform]
