@@ -10,6 +10,8 @@ audience dbt-parse                   write dbt_project/target/manifest.json (Cos
 audience bench-ingest [...]          each loader's rows/s beside a plain COPY of the same rows
 audience audiences compile|check|list  the audience catalogue (audiences/*.yml) -> dbt models
 audience evaluate                    segments against the synthetic world's planted truth
+audience identity normalize --platform facebook|linkedin
+                                     JSON lines of contact fields on stdin -> the platform's hashed keys
 """
 
 from __future__ import annotations
@@ -123,6 +125,28 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return evaluate.main(Path(args.world) if args.world else None)
 
 
+def _cmd_identity(args: argparse.Namespace) -> int:
+    from audience import normalize, warehouse  # noqa: PLC0415
+
+    try:
+        normalize.run(
+            args.platform,
+            stdin=sys.stdin.buffer,
+            stdout=sys.stdout,
+            reasons=args.reasons,
+            chunk_lines=args.chunk_lines,
+            as_of=args.as_of,
+        )
+    except (normalize.NormalizeError, warehouse.WarehouseError) as exc:
+        print(f"audience identity normalize: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): not an error; keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audience", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -193,6 +217,26 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("identity", help="identifier normalisation, the warehouse's rules as a tool")
+    sp = p.add_subparsers(dest="action", required=True)
+    n = sp.add_parser(
+        "normalize",
+        help="JSON lines of contact fields on stdin -> one JSON line of the platform's keys per input line",
+    )
+    n.add_argument("--platform", required=True, choices=["facebook", "linkedin"])
+    n.add_argument(
+        "--reasons",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add _reasons: why each given value came out empty (default: on)",
+    )
+    n.add_argument("--chunk-lines", type=int, default=10_000, help="lines per warehouse round trip")
+    n.add_argument(
+        "--as-of",
+        help="date birth dates are checked against, YYYY-MM-DD (default AUDIENCE_AS_OF_DATE, else today)",
+    )
+    n.set_defaults(func=_cmd_identity)
 
     p = sub.add_parser("dbt-parse", help="write the dbt manifest Cosmos renders the DAG from")
     p.set_defaults(func=_cmd_dbt_parse)

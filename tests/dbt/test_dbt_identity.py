@@ -342,3 +342,62 @@ def test_erasure_from_any_record_wins_and_keeps_people_out_of_audiences(built: B
     assert person_id("hubspot", "500005") not in members
     assert person_id("hubspot", "500001") not in members  # consent withdrawn in Salesforce
     assert person_id("hubspot", "500002") in members  # consent by the file, the latest signal
+
+
+def test_the_normalize_tool_gives_the_warehouse_digests(built: Built) -> None:
+    """One implementation: `audience identity normalize` and int_persons__hashed run the same macros.
+
+    Each person's merged values (marts.persons) fed to the tool as contact fields give exactly the
+    digests the warehouse computed; so do the raw fields of the persons made of one HubSpot record.
+    """
+    from audience import normalize  # noqa: PLC0415
+
+    keys = ["EXTERN_ID", "EMAIL", "PHONE", "FN", "LN", "CT", "ZIP", "COUNTRY", "DOBY", "GEN"]
+    columns = ["extern_id", *[f"{k.lower()}_sha256" for k in keys[1:]]]
+    warehouse_rows = {
+        r["person_id"]: [r[c] for c in columns]
+        for r in built.rows(f"select person_id, {', '.join(columns)} from intermediate.int_persons__hashed")
+    }
+    persons = built.rows("select * from marts.persons order by person_id")
+    assert len(persons) == len(EXPECTED) == len(warehouse_rows)
+    merged = [
+        {
+            "external_id": p["person_id"],
+            "email": p["email"],
+            "phone": f"+{p['phone_e164_digits']}" if p["phone_e164_digits"] else None,
+            "first_name": p["first_name"],
+            "last_name": p["last_name"],
+            "city": p["city"],
+            "zip": p["zip"],
+            "country": p["country_code"],
+            "birth_date": p["birth_date"].isoformat() if p["birth_date"] else None,
+            "gender": p["gender"],
+        }
+        for p in persons
+    ]
+    single = {person_id("hubspot", c[2]): c[4]["properties"] for c in HUBSPOT}
+    single = {pid: props for pid, props in single.items() if pid in warehouse_rows}
+    alone = [pid for pid, records in EXPECTED.items() if len(records) == 1 and pid[0] == "hubspot"]
+    raw = [
+        {
+            "external_id": person_id(*anchor),
+            "email": single[person_id(*anchor)]["email"],
+            "phone": single[person_id(*anchor)]["phone"],
+            "first_name": single[person_id(*anchor)]["firstname"],
+            "last_name": single[person_id(*anchor)]["lastname"],
+            "city": single[person_id(*anchor)]["city"],
+            "zip": single[person_id(*anchor)]["zip"],
+            "country": single[person_id(*anchor)]["country"],
+            "birth_date": single[person_id(*anchor)]["date_of_birth"],
+        }
+        for anchor in alone
+    ]
+    assert len(raw) >= 2
+    lines = [json.dumps(o) for o in merged + raw]
+    out = list(normalize.normalize_lines(lines, "facebook", conn=built.conn, as_of=AS_OF.isoformat()))
+    tool_rows = [[o[k] for k in keys] for o in out]
+    for fields, row in zip(merged + raw, tool_rows, strict=True):
+        assert row == warehouse_rows[fields["external_id"]], fields["external_id"]
+    # not vacuous: the persons have hashed emails, phones, names, places and birth years
+    for position in range(1, len(keys) - 1):
+        assert any(row[position] for row in tool_rows), keys[position]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import psycopg
 
+from audience import normalize
 from audience.destinations.facebook import MEMBER_COLUMNS
-from audience.identity import FACEBOOK_SCHEMA, facebook_row, sha256_hex
+from audience.identity import FACEBOOK_SCHEMA, sha256_hex
 
 COLUMNS = ("audience_key", "person_id", *MEMBER_COLUMNS)
 AUDIENCE = "consenting_adults"
@@ -68,15 +69,27 @@ def synthetic(n: int, start: int = 0, *, tag: str = "") -> list[list[str]]:
     return out
 
 
-def from_world(world: Path) -> list[list[str]]:
-    """The world's consenting, non-erased contacts as hashed rows (via audience.identity)."""
-    out = []
+def from_world(world: Path, conn: psycopg.Connection) -> list[list[str]]:
+    """The world's consenting, non-erased contacts as hashed rows (via `audience identity normalize`)."""
+    lines = []
     with open(world / "hubspot_contacts.jsonl", encoding="utf-8") as handle:
         for line in handle:
             contact = json.loads(line)
             props = contact["properties"]
             if props.get("marketing_consent") != "true" or props.get("erasure_requested") == "true":
                 continue
-            row, _ = facebook_row({**props, "person_id": f"hs-{contact['id']}"})
-            out.append([row[key] for key in FACEBOOK_SCHEMA])
-    return out
+            fields = {
+                "external_id": f"hs-{contact['id']}",
+                "email": props.get("email"),
+                "phone": props.get("phone"),
+                "first_name": props.get("firstname"),
+                "last_name": props.get("lastname"),
+                "city": props.get("city"),
+                "zip": props.get("zip"),
+                "country": props.get("country"),
+                "birth_date": props.get("date_of_birth"),
+                "gender": props.get("gender"),
+            }
+            lines.append(json.dumps(fields))
+    rows = normalize.normalize_lines(lines, "facebook", conn=conn, reasons=False, as_of="2026-11-01")
+    return [[row[key] for key in FACEBOOK_SCHEMA] for row in rows]

@@ -9,7 +9,7 @@ import requests
 
 from audience.destinations.base import DestinationError
 from audience.destinations.linkedin import LinkedInDestination, LinkedInSettings
-from audience.identity import linkedin_email_sha256, sha256_hex
+from audience.identity import sha256_hex
 from audience.retry import RetryPolicy
 from audience.settings import SettingError
 
@@ -77,7 +77,7 @@ def test_create_find_and_stream_users_with_per_element_statuses(url):
     ).json()
     assert found["paging"] == {"start": 1, "count": 1, "total": 2}
     assert [e["id"] for e in found["elements"]] == [int(second)]
-    alice, bob = linkedin_email_sha256(" Alice@Example.com "), sha256_hex("bob@example.com")
+    alice, bob = sha256_hex("alice@example.com"), sha256_hex("bob@example.com")
     answer = requests.post(
         f"{url}/rest/dmpSegments/{first}/users",
         json={

@@ -26,8 +26,8 @@ class Crash(BaseException):
 
 
 @pytest.fixture(scope="module")
-def world_rows(graph_world) -> list[list[str]]:
-    rows = members.from_world(graph_world)
+def world_rows(graph_world, sync_db) -> list[list[str]]:
+    rows = members.from_world(graph_world, sync_db)
     assert len(rows) > 2_000
     return rows
 

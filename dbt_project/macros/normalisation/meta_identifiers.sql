@@ -24,6 +24,18 @@
     {{ meta_normalise_name(without_arrondissement) }}
 {%- endmacro %}
 
+{#-
+    ST: lower case, no spaces or punctuation; in the US the two-letter code ('N.Y.' -> 'ny'; a state
+    written in full is null: Meta wants the code and we keep no table of US state names).
+-#}
+{% macro meta_normalise_state(expr, country_code) -%}
+    case
+        when upper({{ country_code }}) = 'US' then
+            case when {{ meta_normalise_name(expr) }} ~ '^[a-z]{2}$' then {{ meta_normalise_name(expr) }} end
+        else {{ meta_normalise_name(expr) }}
+    end
+{%- endmacro %}
+
 {#- ZIP: lower case, no spaces, dashes or dots; US codes cut to their first five digits. -#}
 {% macro meta_normalise_zip(expr, country_code) -%}
     {%- set compact = fold_case("regexp_replace(" ~ expr ~ ", '[[:space:]\\u00a0.-]', '', 'g')") -%}

@@ -43,11 +43,16 @@
 {%- endmacro %}
 
 
+{#- The digits of an international number without its '00' or leading zeros (calling code first). -#}
+{% macro phone_international_digits(digits) -%}
+    ltrim(case when starts_with({{ digits }}, '00') then substr({{ digits }}, 3) else {{ digits }} end, '0')
+{%- endmacro %}
+
+
 {% macro normalise_phone(digits, is_international, calling_code, trunk_prefix, nsn_min, nsn_max) -%}
     {%- set cc = calling_code -%}
     {%- set trunk = "coalesce(" ~ trunk_prefix ~ ", '')" -%}
-    {%- set intl = "ltrim(case when starts_with(" ~ digits ~ ", '00') then substr(" ~ digits ~ ", 3) else "
-        ~ digits ~ " end, '0')" -%}
+    {%- set intl = phone_international_digits(digits) -%}
     {%- set own_country = "coalesce(starts_with(" ~ intl ~ ", " ~ cc ~ "), false)" -%}
     {%- set after_cc = "substr(" ~ intl ~ ", length(" ~ cc ~ ") + 1)" -%}
     {%- set nsn -%}

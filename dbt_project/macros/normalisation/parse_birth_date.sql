@@ -60,19 +60,9 @@
     a month above 12 with a day that can be a month is read the other way round (04/25/1987).
 -#}
 {% macro date_from_iso_text(iso) -%}
-    {%- set y_text = "split_part(" ~ iso ~ ", '-', 1)" -%}
-    {%- set a = "split_part(" ~ iso ~ ", '-', 2)::int" -%}
-    {%- set b = "split_part(" ~ iso ~ ", '-', 3)::int" -%}
-    {%- set as_of_yy = "(extract(year from " ~ as_of_date() ~ ")::int % 100)" -%}
-    {%- set y -%}
-        (case
-            when length({{ y_text }}) > 2 then {{ y_text }}::int
-            when {{ y_text }}::int > {{ as_of_yy }} then 1900 + {{ y_text }}::int
-            else 2000 + {{ y_text }}::int
-        end)
-    {%- endset -%}
-    {%- set m = "(case when " ~ a ~ " > 12 and " ~ b ~ " <= 12 then " ~ b ~ " else " ~ a ~ " end)" -%}
-    {%- set d = "(case when " ~ a ~ " > 12 and " ~ b ~ " <= 12 then " ~ a ~ " else " ~ b ~ " end)" -%}
+    {%- set y = birth_iso_year(iso) -%}
+    {%- set m = birth_iso_month(iso) -%}
+    {%- set d = birth_iso_day(iso) -%}
     {#- clamped so that make_date cannot raise even if the planner folds it early -#}
     {%- set safe_date = "make_date(least(greatest(" ~ y ~ ", 1), 9999), least(greatest(" ~ m ~ ", 1), 12), 1)"
         ~ " + (least(greatest(" ~ d ~ ", 1), 31) - 1)" -%}
@@ -83,6 +73,54 @@
             and {{ d }} between 1 and {{ days_in_month(y, m) }}
             and {{ safe_date }} <= {{ as_of_date() }}
             then {{ safe_date }}
+    end
+{%- endmacro %}
+
+
+{#- The year of 'Y-M-D' digit groups; a two-digit year pivots on the as-of year. -#}
+{% macro birth_iso_year(iso) -%}
+    {%- set y_text = "split_part(" ~ iso ~ ", '-', 1)" -%}
+    {%- set as_of_yy = "(extract(year from " ~ as_of_date() ~ ")::int % 100)" -%}
+        (case
+            when length({{ y_text }}) > 2 then {{ y_text }}::int
+            when {{ y_text }}::int > {{ as_of_yy }} then 1900 + {{ y_text }}::int
+            else 2000 + {{ y_text }}::int
+        end)
+{%- endmacro %}
+
+
+{#- Month and day of 'Y-M-D' digit groups: read the other way round when the month is above 12 and the day can be a month. -#}
+{% macro birth_iso_month(iso) -%}
+    {%- set a = "split_part(" ~ iso ~ ", '-', 2)::int" -%}
+    {%- set b = "split_part(" ~ iso ~ ", '-', 3)::int" -%}
+    {{- "(case when " ~ a ~ " > 12 and " ~ b ~ " <= 12 then " ~ b ~ " else " ~ a ~ " end)" -}}
+{%- endmacro %}
+
+{% macro birth_iso_day(iso) -%}
+    {%- set a = "split_part(" ~ iso ~ ", '-', 2)::int" -%}
+    {%- set b = "split_part(" ~ iso ~ ", '-', 3)::int" -%}
+    {{- "(case when " ~ a ~ " > 12 and " ~ b ~ " <= 12 then " ~ a ~ " else " ~ b ~ " end)" -}}
+{%- endmacro %}
+
+
+{#-
+    Why a non-blank birth date gave no date (for `audience identity normalize`; never the value):
+    'unreadable date', 'implausible birth year' (before var birth_year_min or after the as-of
+    year), 'impossible date' (31/02, month 13) or 'birth date in the future'.
+-#}
+{% macro birth_date_reason(raw, iso) -%}
+    {%- set y = birth_iso_year(iso) -%}
+    {%- set m = birth_iso_month(iso) -%}
+    {%- set d = birth_iso_day(iso) -%}
+    case
+        when {{ iso }} is null then
+            case when btrim({{ raw }}) ~ '^[0-9]{4}$' then 'implausible birth year' else 'unreadable date' end
+        when {{ iso }} !~ '^[0-9]{2,4}-[0-9]{1,2}-[0-9]{1,2}$' then 'unreadable date'
+        when {{ y }} not between {{ var('birth_year_min', 1900) }} and extract(year from {{ as_of_date() }})
+            then 'implausible birth year'
+        when {{ m }} not between 1 and 12 or {{ d }} not between 1 and {{ days_in_month(y, m) }}
+            then 'impossible date'
+        else 'birth date in the future'
     end
 {%- endmacro %}
 

@@ -1,5 +1,7 @@
 -- Each person's identifiers normalised per Meta's customer-list rules and hashed with SHA-256
 -- (lower-case hex; '' when missing). EXTERN_ID is the person id, sent unhashed.
+-- The rules are macro platform_identifiers_ctes, which `audience identity normalize` runs too.
+-- (No ST: the CRM sources carry no state or region.)
 with
 
 persons as (
@@ -8,39 +10,13 @@ persons as (
 
 ),
 
-normalised as (
-
-    select
-        person_id,
-        lower(btrim(email)) as email_normalised,
-        ltrim(phone_e164_digits, '0') as phone_normalised,
-        {{ meta_normalise_name('first_name') }} as first_name_normalised,
-        {{ meta_normalise_name('last_name') }} as last_name_normalised,
-        {{ meta_normalise_city('city') }} as city_normalised,
-        {{ meta_normalise_zip('zip', 'country_code') }} as zip_normalised,
-        lower(country_code) as country_normalised,
-        to_char(birth_date, 'YYYY') as birth_year_normalised,
-        gender as gender_normalised
-    from persons
-
-),
-
-hashed as (
-
-    select
-        person_id,
-        person_id as extern_id,
-        {{ sha256_hex_or_empty('email_normalised') }} as email_sha256,
-        {{ sha256_hex_or_empty('phone_normalised') }} as phone_sha256,
-        {{ sha256_hex_or_empty('first_name_normalised') }} as fn_sha256,
-        {{ sha256_hex_or_empty('last_name_normalised') }} as ln_sha256,
-        {{ sha256_hex_or_empty('city_normalised') }} as ct_sha256,
-        {{ sha256_hex_or_empty('zip_normalised') }} as zip_sha256,
-        {{ sha256_hex_or_empty('country_normalised') }} as country_sha256,
-        {{ sha256_hex_or_empty('birth_year_normalised') }} as doby_sha256,
-        {{ sha256_hex_or_empty('gender_normalised') }} as gen_sha256
-    from normalised
-
-)
+{{ platform_identifiers_ctes(
+    'hashed',
+    'persons',
+    'facebook',
+    extern_id='person_id',
+    keys=['EMAIL', 'PHONE', 'FN', 'LN', 'CT', 'ZIP', 'COUNTRY', 'DOBY', 'GEN'],
+    keep=['person_id'],
+) }}
 
 select * from hashed
