@@ -6,16 +6,20 @@ and the extern id only — so a removal can send exactly what was added).
 
 One run:
 
-1. count the difference between the desired members and the ledger, in SQL:
-   adds = desired − held, plus held members whose row changed (re-add);
-   removes = held − desired. No difference: done, no API call at all.
+1. compute the difference between the desired members and the ledger once,
+   in SQL, into session temp tables numbered by ``seq``: adds = desired −
+   held, plus held members whose row changed (re-add); removes = held −
+   desired. No difference: done, no API call at all.
 2. removals first (a withdrawn consent leaves the platform as soon as
-   possible), then additions; each streamed from a server-side cursor,
-   grouped into request-sized batches by the destination;
-3. each batch is written to the ledger (COPY + one upsert, or one delete)
-   and committed only after the platform acknowledged it (``num_received`` matched): a crash between
-   batches resumes without loss, and re-sending an acknowledged batch is
-   harmless (adds and removes are idempotent on the platforms);
+   possible), then additions; read a page at a time from those tables and
+   grouped into request-sized batches by the destination (Facebook rows as
+   the server's JSON text, digests checked first in one query);
+3. each batch's ledger rows are written from the temp table inside the server
+   (an upsert, or one delete) while its request is in flight, and committed
+   only once the platform acknowledged it (``num_received`` matched); a
+   refusal rolls them back. A crash resumes without loss, re-sending at most
+   the batch in flight (or the ``parallel_requests`` batches in flight), which
+   is harmless: adds and removes are idempotent on the platforms;
 4. the run, with its counts, is recorded in ``ops.sync_runs``.
 
 An audience smaller than the destination's minimum (Facebook: 100, LinkedIn: 300) gets no
