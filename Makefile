@@ -15,7 +15,9 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	@echo "installing pinned requirements into $(VENV) ..."
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
+	@# bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set (as on this project's CI), every
+	@# Airflow task, dbt call and test process would otherwise compile each module it imports from source
+	@$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)

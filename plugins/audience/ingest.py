@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from audience.warehouse import copy_rows, ensure_schemas
+from audience.warehouse import copy_line, copy_rows, ensure_schemas
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,10 @@ def raw_table(source: str, entity: str) -> str:
     return f"raw.{source}__{entity}"
 
 
-def ensure_raw_table(conn: psycopg.Connection, source: str, entity: str) -> str:
+def ensure_raw_table(conn: psycopg.Connection, source: str, entity: str, *, record_index: bool = True) -> str:
+    """The raw table of a feed; ``record_index`` adds the ``(_record_id, _updated_at)`` index that
+    API feeds are looked up by (the file drop's tables are only ever read whole, by dbt: a btree
+    there would cost a third of the load for nothing)."""
     table = raw_table(source, entity)
     with conn.cursor() as cur:
         cur.execute(
@@ -76,9 +79,10 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, entity: str) -> str:
             )
             """
         )
-        cur.execute(
-            f"create index if not exists {source}__{entity}__record_idx on {table} (_record_id, _updated_at)"
-        )
+        if record_index:
+            cur.execute(
+                f"create index if not exists {source}__{entity}__record_idx on {table} (_record_id, _updated_at)"
+            )
     return table
 
 
@@ -173,16 +177,8 @@ def load_batch(
     started = time.monotonic()
     rejects: list[Reject] = []
 
-    def rows() -> Iterator[tuple]:
-        for item in items:
-            if isinstance(item, Reject):
-                # written after the COPY: one connection cannot run a second statement mid-COPY
-                rejects.append(item)
-                continue
-            yield (batch_id, "now", item.record_id, item.updated_at, item.payload)
-
     try:
-        result.rows_loaded = copy_rows(conn, table, RAW_COLUMNS, rows())
+        result.rows_loaded = copy_rows(conn, table, RAW_COLUMNS, record_rows(batch_id, items, rejects))
         _flush_rejects(conn, source, entity, batch_id, rejects, result)
         result.watermark_to = next_watermark()
         commit_batch(conn, result)
@@ -200,6 +196,28 @@ def load_batch(
         result.duration_s,
     )
     return result
+
+
+def raw_row(batch_id: str, record: Record) -> tuple | Reject:
+    """The raw table's row for a record (``_loaded_at`` is the transaction's time), or why it cannot be one."""
+    return (batch_id, "now", record.record_id, record.updated_at, record.payload)
+
+
+def record_rows(batch_id: str, items: Iterable[Record | Reject], rejects: list[Reject]) -> Iterator[tuple]:
+    """The raw rows of ``items``; rejects are collected in ``rejects`` (written after the COPY: one
+    connection cannot run a second statement mid-COPY)."""
+    for item in items:
+        row = item if isinstance(item, Reject) else raw_row(batch_id, item)
+        if isinstance(row, Reject):
+            rejects.append(row)
+        else:
+            yield row
+
+
+def record_copy_line(batch_id: str, record: Record) -> str | Reject:
+    """A record's raw row as a COPY text line, or why it cannot be one."""
+    row = raw_row(batch_id, record)
+    return row if isinstance(row, Reject) else copy_line(row)
 
 
 def commit_batch(conn: psycopg.Connection, result: BatchResult) -> None:

@@ -408,7 +408,7 @@ def ensure_source_tables(conn: psycopg.Connection) -> None:
         if feed.module == "web_events":
             ensure_events_table(conn)  # its own unique index on the event id
         else:
-            ingest.ensure_raw_table(conn, source, entity)
+            ingest.ensure_raw_table(conn, source, entity, record_index=feed.record_index)
     ml.ensure_tables(conn)
     conn.commit()
 
@@ -423,6 +423,11 @@ def _copy_text(value: Any) -> str:
     else:
         text = str(value)
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def copy_line(row: Sequence[Any]) -> str:
+    """One row in COPY's text format, with its newline."""
+    return "\t".join(_copy_text(v) for v in row) + "\n"
 
 
 def copy_rows(
@@ -442,8 +447,7 @@ def copy_rows(
     with conn.cursor() as cur, cur.copy(f"copy {table} ({cols}) from stdin") as copy:
         buf = io.StringIO()
         for row in rows:
-            buf.write("\t".join(_copy_text(v) for v in row))
-            buf.write("\n")
+            buf.write(copy_line(row))
             count += 1
             if buf.tell() >= chunk_bytes:
                 copy.write(buf.getvalue())

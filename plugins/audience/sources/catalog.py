@@ -23,6 +23,7 @@ class Feed:
     module: str  # audience.sources.<module>
     entity: str  # its function load_<entity>
     raw_table: str  # raw.<source>__<entity>
+    record_index: bool = True  # index (_record_id, _updated_at): not for tables only dbt reads, whole
 
     @property
     def task_id(self) -> str:
@@ -39,8 +40,8 @@ FEEDS: tuple[Feed, ...] = (
     Feed(CRM, "salesforce", "contacts", "salesforce__contacts"),
     Feed(CRM, "salesforce", "leads", "salesforce__leads"),
     Feed(CRM, "salesforce", "opportunities", "salesforce__opportunities"),
-    Feed(CRM, "files", "contacts", "files__contacts"),
-    Feed(CRM, "files", "orders", "files__orders"),
+    Feed(CRM, "files", "contacts", "files__contacts", record_index=False),
+    Feed(CRM, "files", "orders", "files__orders", record_index=False),
     Feed(WEB, "web_events", "events", "web_events__events"),
     Feed(SOCIAL, "facebook_pages", "posts", "facebook__posts"),
     Feed(SOCIAL, "facebook_pages", "comments", "facebook__comments"),

@@ -25,6 +25,8 @@ import hashlib
 import logging
 import math
 import re
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -34,8 +36,10 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 
-from audience import connections
-from audience.ingest import BatchResult, Record, Reject, load_batch
+from audience import connections, ingest
+from audience.ingest import BatchResult, Record, Reject, ensure_raw_table
+from audience.sources import files_fast
+from audience.warehouse import copy_rows
 
 log = logging.getLogger(__name__)
 
@@ -221,19 +225,22 @@ def _item(entity: str, name: str, line: int, row: dict[str, Any]) -> Record | Re
 # ----------------------------------------------------------------------------- readers
 
 
+def csv_dialect(fh: Any) -> str:
+    """The delimiter of an open CSV text file, sniffed from its first line; leaves the file at its start."""
+    sample = fh.read(SNIFF_BYTES)
+    fh.seek(0)
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample.split("\n", 20)[0] if sample else ",", delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    return dialect.delimiter
+
+
 def read_csv(path: Path, utf8: bool) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line number, row as dict) per data row; a str instead of a dict says what is wrong with the row."""
     encoding = "utf-8-sig" if utf8 else "latin-1"
     with open(path, encoding=encoding, newline="") as fh:
-        sample = fh.read(SNIFF_BYTES)
-        fh.seek(0)
-        try:
-            dialect: Any = csv.Sniffer().sniff(
-                sample.split("\n", 20)[0] if sample else ",", delimiters=",;\t|"
-            )
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar='"')
+        reader = csv.reader(fh, delimiter=csv_dialect(fh), quotechar='"')
         header = next(reader, None)
         if not header:
             return
@@ -256,10 +263,12 @@ def read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
         for row in batch.to_pylist():
             n += 1
-            yield (
-                n,
-                {k.lower(): (v.isoformat() if isinstance(v, datetime | date) else v) for k, v in row.items()},
-            )
+            yield n, {k.lower(): parquet_value(v) for k, v in row.items()}
+
+
+def parquet_value(value: Any) -> Any:
+    """A Parquet value as the row reader keeps it: dates and times in ISO 8601."""
+    return value.isoformat() if isinstance(value, datetime | date) else value
 
 
 def _file_items(entity: str, f: DropFile, utf8: bool, stats: dict[str, Any]) -> Iterator[Record | Reject]:
@@ -315,16 +324,22 @@ def load_entity(
         known_sha.add(sha)
         todo.append((f, sha, utf8))
     done: list[tuple[DropFile, str, dict[str, Any]]] = []
-
-    def items() -> Iterator[Record | Reject]:
+    table = ensure_raw_table(conn, SOURCE, entity, record_index=False)
+    conn.commit()
+    batch_id = f"{SOURCE}-{entity}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    result = BatchResult(SOURCE, entity, batch_id)
+    started = time.monotonic()
+    rejects: list[Reject] = []
+    row_by_row = 0
+    try:
         for f, sha, utf8 in todo:
-            stats: dict[str, Any] = {}
-            yield from _file_items(entity, f, utf8, stats)
+            stats = _load_file(conn, table, entity, f, utf8, batch_id, rejects)
+            row_by_row += stats.pop("row_by_row", 0)
+            result.rows_loaded += stats["loaded"]
             done.append((f, sha, stats))
-
-    def record_files() -> dict[str, Any] | None:
-        # runs inside load_batch's transaction: the files are remembered only if their rows commit
+        ingest._flush_rejects(conn, SOURCE, entity, batch_id, rejects, result)  # noqa: SLF001
         for f, sha, stats in done:
+            # in the batch's transaction: a file is remembered only if its rows commit
             conn.execute(
                 "insert into ops.ingested_files (source, entity, name, size, mtime_ns, sha256, status, "
                 "rows_loaded, rows_rejected) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -336,20 +351,72 @@ def load_entity(
                     f.size,
                     f.mtime_ns,
                     sha,
-                    stats.get("status", "loaded"),
-                    stats.get("loaded", 0),
-                    stats.get("rejected", 0),
+                    stats["status"],
+                    stats["loaded"],
+                    stats["rejected"],
                 ),
             )
-        if not done:
-            return None
-        last = done[-1]
-        return {"last_file": last[0].name, "sha256": last[1], "files": len(done)}
-
-    result = load_batch(conn, SOURCE, entity, items(), watermark_from=None, next_watermark=record_files)
+        if done:
+            result.watermark_to = {"last_file": done[-1][0].name, "sha256": done[-1][1], "files": len(done)}
+        ingest.commit_batch(conn, result)
+    except BaseException:
+        conn.rollback()
+        raise
+    result.duration_s = round(time.monotonic() - started, 3)
     result.rows_skipped = skipped
-    log.info("files.%s: %d new files, %d already loaded, in %s", entity, len(done), skipped, settings.folder)
+    log.info(
+        "files.%s: batch %s: %d new files (%d read row by row), %d already loaded, in %s: "
+        "loaded %d rows, rejected %d, in %.1fs",
+        entity,
+        batch_id,
+        len(done),
+        row_by_row,
+        skipped,
+        settings.folder,
+        result.rows_loaded,
+        result.rows_rejected,
+        result.duration_s,
+    )
     return result
+
+
+def _load_file(
+    conn: psycopg.Connection,
+    table: str,
+    entity: str,
+    f: DropFile,
+    utf8: bool,
+    batch_id: str,
+    rejects: list[Reject],
+) -> dict[str, Any]:
+    """COPY one file's rows into ``table`` (in the caller's transaction): a column at a time when the
+    file is regular, else row by row. Returns its status and counts; its rejects go to ``rejects``."""
+    is_csv = f.path.suffix.lower() == ".csv"
+    mine: list[Reject] = []
+    try:
+        with conn.transaction():  # a savepoint: an irregular file is rolled back, then read row by row
+            out = files_fast.copy_file(
+                conn,
+                table,
+                entity,
+                f.path,
+                utf8,
+                batch_id,
+                files_fast.python_rows(entity, f.name, batch_id, csv_rows=is_csv),
+                mine,
+            )
+        rejects.extend(mine)
+        return {"status": "loaded", "loaded": out.loaded, "rejected": out.rejected}
+    except files_fast.Irregular as why:
+        log.info("files.%s: %s is read row by row (%s)", entity, f.name, why)
+    stats: dict[str, Any] = {"row_by_row": 1}
+    mine = []
+    rows = ingest.record_rows(batch_id, _file_items(entity, f, utf8, stats), mine)
+    stats["loaded"] = copy_rows(conn, table, ingest.RAW_COLUMNS, rows)
+    stats["rejected"] = len(mine)
+    stats.setdefault("status", "loaded")
+    rejects.extend(mine)
+    return stats
 
 
 def load_contacts(
