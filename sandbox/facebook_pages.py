@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from sandbox.wire import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sandbox import world_social as ws

@@ -34,7 +34,9 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
+
+from sandbox.wire import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 OBJECT_FILES = {
