@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from sandbox.wire import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 OBJECT_FILES = {
     "Contact": "salesforce_contacts.jsonl",
