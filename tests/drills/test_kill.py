@@ -8,6 +8,7 @@ in-process) are in tests/destinations/test_sync_replace.py; here the whole proce
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -18,10 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from audience import pipeline, warehouse
+from audience.destinations.facebook import FacebookDestination, FacebookSettings
+from audience.destinations.sync import sync_audience
+from audience.identity import FACEBOOK_SCHEMA
 
 pytestmark = pytest.mark.drills
 
@@ -34,7 +39,9 @@ AS_OF = "2026-11-01"
 
 
 @contextmanager
-def database(server: warehouse.WarehouseParams, template: str | None = None) -> Iterator[warehouse.WarehouseParams]:
+def database(
+    server: warehouse.WarehouseParams, template: str | None = None
+) -> Iterator[warehouse.WarehouseParams]:
     name = f"drill_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(**server.libpq("postgres"), autocommit=True) as admin:
         admin.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
@@ -212,7 +219,10 @@ def test_killed_loader_rerun_equals_an_uninterrupted_run(
         if moment == "mid_copy":
             # COPY sends its data in chunks of 1 MB, a small world's whole load: 32 kB chunks let the
             # server hold rows from the first pages while later pages are still being fetched
-            code = "from audience import warehouse; warehouse.copy_rows.__kwdefaults__['chunk_bytes'] = 32768; " + code
+            code = (
+                "from audience import warehouse; warehouse.copy_rows.__kwdefaults__['chunk_bytes'] = 32768; "
+                + code
+            )
         proc = spawn([sys.executable, "-c", code], drill, tmp_path / "killed.log")
         kill_when(proc, written, f"{feed} wrote rows ({moment})")
         holder.rollback()  # releases the lock: the orphaned session finds its client gone and aborts
@@ -227,3 +237,150 @@ def test_killed_loader_rerun_equals_an_uninterrupted_run(
     pipeline.ingest(feed)  # the re-run
     with warehouse.connect() as conn:
         assert _end_state(conn, feed) == reference
+
+
+# --------------------------------------------------------------------------- dbt
+
+DBT_FEEDS = (
+    "hubspot__contacts",
+    "hubspot__deals",
+    "salesforce__contacts",
+    "salesforce__leads",
+    "salesforce__opportunities",
+    "files__contacts",
+    "files__orders",
+    "web_events__events",
+    "facebook_pages__posts",
+    "facebook_pages__comments",
+)
+
+
+def _dbt(command: str, target: Path) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "dbt"),
+        command,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(target / "target"),
+        "--log-path",
+        str(target / "logs"),
+        "--vars",
+        f'{{"as_of_date": "{AS_OF}"}}',
+    ]
+
+
+def _run_dbt(command: str, params: warehouse.WarehouseParams, work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    proc = spawn(_dbt(command, work), params, work / "dbt.out")
+    assert proc.wait(600) == 0, (work / "dbt.out").read_text()[-3000:]
+
+
+def _marts(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts' "
+            "and table_type = 'BASE TABLE' order by 1"
+        ).fetchall()
+    ]
+    return {t: table_digest(conn, f'marts."{t}"') for t in tables}
+
+
+@pytest.mark.dbt
+def test_killed_dbt_run_rerun_equals_an_uninterrupted_run(sandbox, warehouse_server, tmp_path):
+    with database(warehouse_server) as base:
+        with using(base):
+            for feed in DBT_FEEDS:
+                pipeline.ingest(feed)
+        _run_dbt("seed", base, tmp_path / "seed")
+        with (
+            database(warehouse_server, template=base.dbname) as ref,
+            database(warehouse_server, template=base.dbname) as drill,
+        ):
+            _run_dbt("run", ref, tmp_path / "ref")
+            with psycopg.connect(**ref.libpq()) as conn:
+                reference = _marts(conn)
+            assert len(reference) > 10 and all(n for n, _ in reference.values() if n)
+
+            watch = psycopg.connect(**drill.libpq(), autocommit=True)
+            try:
+
+                def some_marts_built() -> bool:
+                    built = watch.execute(
+                        "select count(*) from information_schema.tables where table_schema = 'marts' "
+                        "and table_type = 'BASE TABLE' and table_name not like '%%__dbt_%%'"
+                    ).fetchone()[0]
+                    return built >= 3
+
+                proc = spawn(_dbt("run", tmp_path / "killed"), drill, tmp_path / "killed.out")
+                kill_when(proc, some_marts_built, "dbt built three marts")
+            finally:
+                watch.close()
+            wait_backends_gone(drill)
+            with psycopg.connect(**drill.libpq()) as conn:
+                partial = conn.execute(
+                    "select count(*) from information_schema.tables where table_schema = 'marts' "
+                    "and table_type = 'BASE TABLE' and table_name not like '%%__dbt_%%'"
+                ).fetchone()[0]
+            assert 3 <= partial < len(reference)  # killed mid-way: some marts built, not all
+
+            _run_dbt("run", drill, tmp_path / "rerun")
+            with psycopg.connect(**drill.libpq()) as conn:
+                again = _marts(conn)
+    assert again == reference  # same tables, same rows, no leftover __dbt_tmp/__dbt_backup relation
+
+
+# --------------------------------------------------------------------------- sync
+
+
+def test_killed_sync_process_rerun_converges_to_the_mart(fresh_warehouse, sandbox, sandbox_world, tmp_path):
+    """The sync process dies while its batches are going out; the re-run leaves the platform's audience
+    equal to marts.audience_members, and the ledger (ops.sync_state) agrees."""
+    sys.path.insert(0, str(ROOT / "tests" / "destinations"))
+    import members  # the destination tests' helpers: the mart's contract, the world's hashed members
+
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+        members.reset(conn)
+        rows = members.from_world(sandbox_world, conn)
+        members.insert(conn, rows)
+        mart = members.table_rows(conn)
+    assert len(mart) > 500
+
+    code = (
+        "import dataclasses\n"
+        "from audience import warehouse\n"
+        "from audience.destinations.facebook import FacebookDestination, FacebookSettings\n"
+        "from audience.destinations.sync import sync_audience\n"
+        f"settings = dataclasses.replace(FacebookSettings.sandbox({sandbox.url!r}), max_rows_per_request=50)\n"
+        "with warehouse.connect() as conn:\n"
+        f"    sync_audience(conn, FacebookDestination(settings), {members.AUDIENCE!r})\n"
+    )
+
+    def held() -> int:
+        audiences = httpx.get(f"{sandbox.url}/_sandbox/facebook/audiences", timeout=10).json()["audiences"]
+        return sum(a["member_count"] for a in audiences if a["name"] == members.AUDIENCE)
+
+    proc = spawn([sys.executable, "-c", code], fresh_warehouse, tmp_path / "killed.log")
+    kill_when(proc, lambda: held() >= 200, "the platform held 200 members")
+    wait_backends_gone(fresh_warehouse)
+    assert held() < len(mart)  # killed mid-way
+
+    settings = dataclasses.replace(FacebookSettings.sandbox(sandbox.url), max_rows_per_request=50)
+    with warehouse.connect() as conn:
+        result = sync_audience(conn, FacebookDestination(settings), members.AUDIENCE)
+        ledger = conn.execute(
+            "select count(*) from ops.sync_state where audience_key = %s and destination = 'facebook'",
+            (members.AUDIENCE,),
+        ).fetchone()[0]
+    assert result.summary()["outcome"] != "failed"
+    audiences = httpx.get(f"{sandbox.url}/_sandbox/facebook/audiences", timeout=10).json()["audiences"]
+    (audience,) = [a for a in audiences if a["name"] == members.AUDIENCE]
+    body = httpx.get(f"{sandbox.url}/_sandbox/facebook/audiences/{audience['id']}/members", timeout=60).json()
+    index = [body["schema"].index(k) if k in body["schema"] else None for k in FACEBOOK_SCHEMA]
+    platform = {tuple("" if i is None else row[i] for i in index) for row in body["data"]}
+    assert platform == mart
+    assert ledger == len(mart)
