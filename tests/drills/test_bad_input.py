@@ -12,10 +12,10 @@ import re
 import time
 from typing import Any
 
-import corpus
 import pytest
 
 from audience import pipeline, warehouse
+from drills import corpus
 
 pytestmark = [pytest.mark.drills, pytest.mark.dbt]
 
