@@ -48,6 +48,7 @@ from sandbox.config import ConfigError, FaultConfig, SandboxConfig
 from sandbox.graph import DISPLAY_ORDER, GraphAPI, GraphError, rate_limit_error, trace_id
 from sandbox.hubspot import ContactStore, HubSpotError, deals_router, parse_search, validation_error
 from sandbox.store import RECEIVED_OPS, StateStore
+from sandbox.wire import JSONResponse as WireJSONResponse
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ def create_app(
                 f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}"
             ) from None
         req = parse_search(body, runtime.config.hubspot_max_results)
-        return JSONResponse(await run_in_threadpool(contacts.search, req))
+        return WireJSONResponse(await run_in_threadpool(contacts.search, req))
 
     def _contact_id(raw: str) -> int:
         if not raw.isdigit():

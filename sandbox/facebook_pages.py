@@ -31,11 +31,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sandbox import world_social as ws
 from sandbox.graph import VERSIONS, GraphError, unsupported
+from sandbox.wire import JSONResponse
 
 POST_FIELDS = ("id", "message", "created_time", "updated_time", "permalink_url")
 COMMENT_FIELDS = ("id", "message", "created_time", "from", "like_count", "parent", "comment_count")

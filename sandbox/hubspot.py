@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sandbox.store import StateStore
+from sandbox.wire import JSONResponse
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,10 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
+
+from sandbox.wire import JSONResponse
 
 OBJECT_FILES = {
     "Contact": "salesforce_contacts.jsonl",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,10 @@ from audience.warehouse import copy_line, copy_rows, ensure_schemas
 log = logging.getLogger(__name__)
 
 RAW_COLUMNS = ("_batch_id", "_loaded_at", "_record_id", "_updated_at", "payload")
+MAX_ID_CHARS = 512  # a longer "id" is not one (and would not fit the raw table's btree index)
+# JSON's escape of a NUL character (not preceded by an escaping backslash): jsonb refuses it
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass
@@ -198,9 +203,50 @@ def load_batch(
     return result
 
 
+def storable_payload(record: Record) -> str | Reject:
+    """The record's payload as the JSON text the raw table stores, or why PostgreSQL cannot store it.
+
+    Text that is valid JSON may still not fit ``jsonb``/``text``: a NUL character, a lone UTF-16
+    surrogate (half an emoji), a NaN or infinite number, a value that is not JSON at all; and an id
+    must be short plain text. Such a record goes to ``raw.rejects`` with the reason, instead of
+    failing the whole batch.
+    """
+    rid = record.record_id
+    where = f"record {rid[:80]!a}" if len(rid) <= MAX_ID_CHARS else "record"
+    if len(rid) > MAX_ID_CHARS:
+        return Reject(f"bad_id: id longer than {MAX_ID_CHARS} characters", record.payload)
+    if "\x00" in rid or _SURROGATE.search(rid):
+        return Reject("bad_id: id holds a NUL character or a lone surrogate", record.payload)
+    try:
+        text = json.dumps(record.payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return Reject(f"bad_value: a number is NaN or infinite ({where})", record.payload)
+    except TypeError as exc:
+        return Reject(f"bad_type: a value is not JSON data ({where}: {str(exc)[:80]})", record.payload)
+    if "\\u0000" in text and _JSON_NUL.search(text):
+        return Reject(
+            f"bad_text: a value holds a NUL character, which PostgreSQL cannot store ({where})", text
+        )
+    if not text.isascii() and _SURROGATE.search(text):
+        return Reject(f"bad_text: a value holds a lone UTF-16 surrogate (half a character) ({where})", text)
+    return text
+
+
+def _reject_text(payload: Any) -> str:
+    """A reject's payload as text PostgreSQL can store, whatever it holds."""
+    text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False, default=repr)
+    text = text.replace("\x00", "\ufffd")
+    if not text.isascii() and _SURROGATE.search(text):
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def raw_row(batch_id: str, record: Record) -> tuple | Reject:
     """The raw table's row for a record (``_loaded_at`` is the transaction's time), or why it cannot be one."""
-    return (batch_id, "now", record.record_id, record.updated_at, record.payload)
+    payload = storable_payload(record)
+    if isinstance(payload, Reject):
+        return payload
+    return (batch_id, "now", record.record_id, record.updated_at, payload)
 
 
 def record_rows(batch_id: str, items: Iterable[Record | Reject], rejects: list[Reject]) -> Iterator[tuple]:
@@ -258,8 +304,7 @@ def _flush_rejects(
         return
     rows = []
     for rej in rejects:
-        payload = rej.payload if isinstance(rej.payload, str) else json.dumps(rej.payload, ensure_ascii=False)
-        rows.append((source, entity, batch_id, rej.reason, payload))
+        rows.append((source, entity, batch_id, _reject_text(rej.reason), _reject_text(rej.payload)))
         key = rej.reason.split(":", 1)[0]
         result.reject_reasons[key] = result.reject_reasons.get(key, 0) + 1
     copy_rows(conn, "raw.rejects", ("source", "entity", "_batch_id", "reason", "payload"), rows)

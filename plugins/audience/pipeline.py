@@ -6,19 +6,71 @@ which becomes the task's XCom.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from audience.settings import SettingError
 
 log = logging.getLogger(__name__)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the warehouse connection broke (server restarted, stopped, network)."""
+    import psycopg  # noqa: PLC0415
+
+    if isinstance(exc, psycopg.OperationalError):
+        return True
+    return isinstance(exc, psycopg.InterfaceError) and "connection" in str(exc).lower()
+
+
+def warehouse_task(what: str) -> Callable[[F], F]:
+    """A task step whose lost warehouse connection becomes one clear ``WarehouseError``.
+
+    ``what`` names the step in the message; ``{0}``, ``{1}`` are its first arguments.
+    The server's own message is not repeated (it may quote data); only its SQLSTATE and class. A
+    step never commits half its work (rows, watermarks and ledgers move in one transaction), so the
+    task's retry starts it again safely.
+    """
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from audience.warehouse import WarehouseError  # noqa: PLC0415
+
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not _connection_lost(exc):
+                    raise
+                try:
+                    label = what.format(*args, **kwargs)
+                except (IndexError, KeyError):
+                    label = what.split(" {", 1)[0]
+                code = getattr(exc, "sqlstate", None)
+                kind = type(exc).__name__ + (f", SQLSTATE {code}" if code else "")
+                raise WarehouseError(
+                    f"{label}: the warehouse connection was lost mid-run ({kind}): the server restarted, "
+                    "stopped or became unreachable. Nothing of the unfinished step was committed; the "
+                    "task's retry runs it again. If retries fail too, check that the warehouse is up "
+                    "(`audience warehouse start` for the embedded one, or AIRFLOW_CONN_WAREHOUSE)."
+                ) from None
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
 # the audiences and destinations the sync knows; grows with the audience catalogue
 DESTINATIONS = ("facebook", "linkedin")
 
 
+@warehouse_task("ingest {0}")
 def ingest(task_id: str, *, full_refresh: bool = False, since: str | None = None) -> dict[str, Any]:
     """Load one feed of the catalogue (``audience.sources.catalog``) into its raw table."""
     from audience.sources.catalog import by_task_id  # noqa: PLC0415
@@ -41,6 +93,7 @@ def as_of_date() -> date | None:
         raise SettingError(f"AUDIENCE_AS_OF_DATE must be a date written YYYY-MM-DD, got {value!r}") from None
 
 
+@warehouse_task("psychographic models")
 def psychographic_profiles() -> dict[str, Any]:
     """Comments → embeddings → interest clusters, into ``ml`` (read by dbt as a source)."""
     from audience.ml import psychographic  # noqa: PLC0415
@@ -50,6 +103,7 @@ def psychographic_profiles() -> dict[str, Any]:
         return psychographic.run(conn)
 
 
+@warehouse_task("propensity model")
 def purchase_propensity() -> dict[str, Any]:
     """Train the purchase-propensity model on history, record its held-out AUC, score everyone."""
     from audience.ml import propensity  # noqa: PLC0415
@@ -90,6 +144,7 @@ def _gate_failure_without_retry(exc: Exception) -> Exception:
     return cls(exc.result, str(exc))  # type: ignore[attr-defined]
 
 
+@warehouse_task("quality gate")
 def validate_segments(run_id: str | None = None) -> dict[str, Any]:
     """Run the quality gate (the GX suites of ``expectations/``, each table's row count against the
     previous passing run, and the statistical checks of ``audience.quality.stats`` when present).
@@ -107,6 +162,7 @@ def validate_segments(run_id: str | None = None) -> dict[str, Any]:
         raise _gate_failure_without_retry(exc) from None
 
 
+@warehouse_task("run report")
 def run_report(run_id: str | None = None) -> dict[str, Any]:
     """Write the run's static HTML report (and ``latest.html``); returns its path."""
     from audience.quality.report import write_warehouse_report  # noqa: PLC0415
@@ -115,6 +171,7 @@ def run_report(run_id: str | None = None) -> dict[str, Any]:
     return {"report": str(path)}
 
 
+@warehouse_task("sync targets")
 def sync_targets(
     audiences: list[str] | None = None, destinations: list[str] | None = None
 ) -> list[dict[str, str]]:
@@ -166,6 +223,7 @@ def sync_targets(
     return targets
 
 
+@warehouse_task("sync of {0} to {1}")
 def sync_one(
     audience_key: str, destination: str, *, dry_run: bool = False, full_refresh: bool = False
 ) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,7 +32,8 @@ def _sandbox_members(url: str, audience_name: str) -> set[tuple]:
     return {tuple(m.get(k, "") for k in SCHEMA) for m in rows}
 
 
-def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world, monkeypatch):
+@pytest.mark.drills
+def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world, monkeypatch, capfd, caplog):
     # as the demo does: "today" is the world's date, and the sandbox's INSEE limit is lifted
     monkeypatch.setenv(
         "AUDIENCE_AS_OF_DATE", json.loads((sandbox_world / "world.json").read_text())["as_of"][:10]
@@ -119,3 +121,49 @@ def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world, monkeypatc
     graph_calls = {k: v for k, v in stats_after.items() if "users" in k}
     assert graph_calls == {k: v for k, v in stats_before.items() if "users" in k}, json.dumps(stats_after)
     assert _sandbox_members(sandbox.url, "consenting_adults") == mart
+
+    # no raw email, phone or name of the world in anything written outside the warehouse's data
+    _assert_no_pii(sandbox_world, capfd, caplog)
+
+
+def _assert_no_pii(world, capfd, caplog) -> None:
+    from airflow import settings as airflow_settings  # noqa: PLC0415
+    from drills import pii_scan  # noqa: PLC0415
+
+    from audience.settings import local_dir  # noqa: PLC0415
+
+    planted = pii_scan.planted_from_world(world)
+    assert len(planted) > 1000
+    out, err = capfd.readouterr()
+    hits: dict[str, list[str]] = {}
+    for name, text in (("stdout", out), ("stderr", err), ("log records", caplog.text)):
+        if found := pii_scan.findings(text, planted):
+            hits[name] = found
+    airflow_home = os.environ["AIRFLOW_HOME"]
+    local = local_dir()
+    hits.update(
+        pii_scan.scan_files(
+            [
+                Path(airflow_home),  # task logs, configuration
+                local / "reports",  # run reports
+                local / "gx_data_docs",  # Great Expectations' Data Docs
+                Path(dbt.project_dir()) / "target",  # dbt's compiled SQL, run results
+                Path(dbt.project_dir()) / "logs",
+                local / "pgserver.log",  # the warehouse server's log (errors quote values)
+            ],
+            planted,
+        )
+    )
+    db_url = str(airflow_settings.engine.url)
+    if db_url.startswith("sqlite"):  # XComs, rendered fields, task instance notes, audit log
+        hits.update(pii_scan.scan_sqlite(Path(airflow_settings.engine.url.database), planted))
+    else:
+        with airflow_settings.engine.connect() as db:
+            from sqlalchemy import text  # noqa: PLC0415
+
+            values = [str(r[0]) for r in db.execute(text("select value from xcom"))]
+        if found := pii_scan.findings("\n".join(values), planted):
+            hits["xcom"] = found
+    with warehouse.connect() as conn:
+        hits.update(pii_scan.scan_warehouse(conn, planted))
+    assert not hits, f"raw PII outside the warehouse's data: {json.dumps(hits, ensure_ascii=False)[:3000]}"

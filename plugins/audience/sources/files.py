@@ -29,7 +29,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -236,8 +238,16 @@ def csv_dialect(fh: Any) -> str:
     return dialect.delimiter
 
 
-def read_csv(path: Path, utf8: bool) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, row as dict) per data row; a str instead of a dict says what is wrong with the row."""
+@dataclass(frozen=True)
+class BadRow:
+    """A row that cannot be read as a record: why, and its fields as they were (kept in raw.rejects)."""
+
+    reason: str
+    fields: list[str]
+
+
+def read_csv(path: Path, utf8: bool) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
+    """(line number, row as dict) per data row; a BadRow instead says what is wrong with the row."""
     encoding = "utf-8-sig" if utf8 else "latin-1"
     with open(path, encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=csv_dialect(fh), quotechar='"')
@@ -250,12 +260,13 @@ def read_csv(path: Path, utf8: bool) -> Iterator[tuple[int, dict[str, Any] | str
             if not row or all(not v.strip() for v in row):
                 continue
             if len(row) != len(columns):
-                yield line, f"bad_row: {len(row)} fields, expected {len(columns)} ({path.name} line {line})"
+                reason = f"bad_row: {len(row)} fields, expected {len(columns)} ({path.name} line {line})"
+                yield line, BadRow(reason, row)
                 continue
             yield line, {c: (v if v != "" else None) for c, v in zip(columns, row, strict=True)}
 
 
-def read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+def read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     import pyarrow.parquet as pq  # noqa: PLC0415
 
     pf = pq.ParquetFile(path)
@@ -267,8 +278,25 @@ def read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
 
 
 def parquet_value(value: Any) -> Any:
-    """A Parquet value as the row reader keeps it: dates and times in ISO 8601."""
-    return value.isoformat() if isinstance(value, datetime | date) else value
+    """A Parquet value as JSON data: dates and times in ISO 8601, decimals as their exact text,
+    binary as UTF-8 text when it is some (else PostgreSQL's hex form ``\\x…``), lists and maps
+    element by element."""
+    if isinstance(value, datetime | date | time_of_day):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return "\\x" + value.hex()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, list | tuple):
+        return [parquet_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): parquet_value(v) for k, v in value.items()}
+    return value
 
 
 def _file_items(entity: str, f: DropFile, utf8: bool, stats: dict[str, Any]) -> Iterator[Record | Reject]:
@@ -276,9 +304,9 @@ def _file_items(entity: str, f: DropFile, utf8: bool, stats: dict[str, Any]) -> 
     loaded = rejected = 0
     try:
         for line, row in rows:
-            if isinstance(row, str):
+            if isinstance(row, BadRow):
                 rejected += 1
-                yield Reject(row, {"_file": f.name, "_line": line})
+                yield Reject(row.reason, {"_file": f.name, "_line": line, "_fields": row.fields})
                 continue
             item = _item(entity, f.name, line, row)
             if isinstance(item, Reject):

@@ -25,7 +25,7 @@ renamed as (
         (payload ->> 'impressions')::bigint as impressions,
         (payload ->> 'clicks')::bigint as clicks,
         (payload ->> 'reach')::bigint as reach,
-        (payload ->> 'spend')::numeric(14, 2) as spend,
+        {{ numeric_or_null("payload ->> 'spend'") }} as spend,
         _updated_at as updated_at,
         _loaded_at as loaded_at
     from source

@@ -16,7 +16,7 @@ renamed as (
 
         nullif(trim(payload ->> 'customer_id'), '') as file_customer_id,
         payload ->> 'contact_email' as contact_email,
-        (payload ->> 'amount')::numeric(14, 2) as amount,
+        {{ numeric_or_null("payload ->> 'amount'") }} as amount,
         upper(nullif(trim(payload ->> 'currency'), '')) as currency_code,
         (payload ->> 'ordered_at')::timestamptz as ordered_at,
         payload ->> '_file' as file_name,

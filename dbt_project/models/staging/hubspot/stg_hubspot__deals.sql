@@ -18,7 +18,7 @@ renamed as (
         payload -> 'properties' ->> 'dealname' as deal_name,
         payload -> 'properties' ->> 'pipeline' as pipeline,
         payload -> 'properties' ->> 'dealstage' as deal_stage,
-        (nullif(payload -> 'properties' ->> 'amount', ''))::numeric(14, 2) as amount,
+        {{ numeric_or_null("payload -> 'properties' ->> 'amount'") }} as amount,
         upper(nullif(payload -> 'properties' ->> 'deal_currency_code', '')) as currency_code,
         (nullif(payload -> 'properties' ->> 'closedate', ''))::timestamptz as closed_at,
         coalesce({{ text_to_boolean("payload ->> 'archived'") }}, false) as is_archived,

@@ -17,7 +17,7 @@ renamed as (
         nullif(payload ->> 'ContactId', '') as salesforce_contact_id,
         payload ->> 'Name' as opportunity_name,
         payload ->> 'StageName' as stage_name,
-        (payload ->> 'Amount')::numeric(14, 2) as amount,
+        {{ numeric_or_null("payload ->> 'Amount'") }} as amount,
         upper(nullif(payload ->> 'CurrencyIsoCode', '')) as currency_code,
         (payload ->> 'CloseDate')::date as close_on,
         coalesce({{ text_to_boolean("payload ->> 'IsWon'") }}, false) as is_won,

@@ -19,7 +19,7 @@ renamed as (
         nullif(payload ->> 'contact_id', '') as hubspot_contact_id,
         nullif(payload ->> 'anonymous_id', '') as anonymous_id,
         payload ->> 'url' as url,
-        (payload ->> 'value')::numeric(14, 2) as value,
+        {{ numeric_or_null("payload ->> 'value'") }} as value,
         upper(nullif(payload ->> 'currency', '')) as currency_code,
 
         _loaded_at as loaded_at
