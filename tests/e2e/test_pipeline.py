@@ -133,6 +133,12 @@ def _assert_no_pii(world, capfd, caplog) -> None:
     from audience.settings import local_dir  # noqa: PLC0415
 
     planted = pii_scan.planted_from_world(world)
+    sources = "\n".join(
+        path.read_text(encoding="utf-8", errors="replace")
+        for path in sorted(Path(dbt.project_dir()).rglob("*"))
+        if path.suffix in {".sql", ".yml", ".csv"} and not {"target", "logs"} & set(path.parts)
+    )
+    planted = planted.without_values_in(sources)  # dbt unit tests' and seeds' own sample values
     assert len(planted) > 1000
     out, err = capfd.readouterr()
     hits: dict[str, list[str]] = {}

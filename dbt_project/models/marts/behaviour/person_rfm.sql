@@ -66,7 +66,7 @@ select
     persons.person_id,
     scored.recency_days,
     coalesce(scored.frequency, 0) as frequency,
-    round(coalesce(scored.monetary_eur, 0)::numeric, 2) as monetary_eur,
+    coalesce(scored.monetary_eur, 0)::numeric(14, 2) as monetary_eur,
     scored.r_score,
     scored.f_score,
     scored.m_score,
@@ -80,12 +80,12 @@ select
         when scored.r_score = 2 then 'hibernating'
         else 'lost'
     end as rfm_segment,
-    round(coalesce(
+    coalesce(
         scored.monetary_eur / scored.frequency
         * scored.frequency / (greatest(scored.tenure_days, {{ var('clv_min_tenure_days') | int }}) / 365.0)
         * {{ var('clv_expected_lifetime_years') | float }},
         0
-    )::numeric, 2) as clv_eur,
+    )::numeric(14, 2) as clv_eur,
     scored.tenure_days
 from persons
 left join scored
