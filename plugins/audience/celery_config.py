@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
-from celery.signals import celery_import_modules
+from celery.signals import import_modules
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ CELERY_CONFIG: dict[str, Any] = {
 }
 
 
-@celery_import_modules.connect
+@import_modules.connect
 def preload(*_args: Any, **_kwargs: Any) -> None:
     """Import the heavy modules in the worker's main process (the signal fires before the pool forks)."""
     import importlib  # noqa: PLC0415

@@ -196,6 +196,37 @@ class Cluster:
             )
         return proc
 
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def wait_for_api(self, timeout: float) -> None:
+        import httpx  # noqa: PLC0415
+
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                if httpx.get(f"{self.api_url}/api/v2/version", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the api-server did not answer within {timeout:.0f}s")
+            time.sleep(1)
+
+    def set_paused(self, dag_ids: Iterable[str], paused: bool) -> None:
+        """Pause or unpause DAGs through the REST API (as the UI's toggle does)."""
+        import httpx  # noqa: PLC0415
+
+        # [core] simple_auth_manager_all_admins: the api-server treats every caller as an admin
+        for dag_id in dag_ids:
+            resp = httpx.patch(f"{self.api_url}/api/v2/dags/{dag_id}", json={"is_paused": paused}, timeout=60)
+            if resp.status_code != 200:
+                raise ClusterError(
+                    f"PATCH dags/{dag_id} is_paused={paused}: {resp.status_code} {resp.text[:500]}"
+                )
+
     def migrate(self) -> None:
         self.airflow("db", "migrate", timeout=600)
 

@@ -27,10 +27,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.celery]
 INGEST_FIRST = ("ingest_crm", "ingest_social", "ingest_open_data")
 
 
-def _regex(dag_ids) -> str:
-    return "^(" + "|".join(dag_ids) + ")$"
-
-
 def test_pipeline_on_celery_cluster(fresh_warehouse, sandbox, sandbox_world, tmp_path, monkeypatch):
     reason = unavailable()
     if reason:
@@ -63,20 +59,14 @@ def test_pipeline_on_celery_cluster(fresh_warehouse, sandbox, sandbox_world, tmp
             # sees the whole world, as in the in-process run. The fourth (one task, the web events)
             # runs once build_segments is unpaused, and its Asset starts the build; the gate's
             # segments_validated starts the sync.
-            cluster.airflow("dags", "unpause", "-y", "--treat-dag-id-as-regex", _regex(INGEST_FIRST))
-            cluster.airflow("dags", "unpause", "-y", "sync_audiences")
+            cluster.wait_for_api(timeout=300)
+            cluster.set_paused((*INGEST_FIRST, "sync_audiences"), paused=False)
             deadline = started + timeout
             first = cluster.wait_for_runs(INGEST_FIRST, deadline)
             timings["ingest"] = time.monotonic() - started
             # the next hour's runs would load nothing, but their Assets would start another build
-            cluster.airflow("dags", "pause", "-y", "--treat-dag-id-as-regex", _regex(INGEST_FIRST))
-            cluster.airflow(
-                "dags",
-                "unpause",
-                "-y",
-                "--treat-dag-id-as-regex",
-                _regex(("build_segments", "ingest_web_events")),
-            )
+            cluster.set_paused(INGEST_FIRST, paused=True)
+            cluster.set_paused(("build_segments", "ingest_web_events"), paused=False)
             rest = cluster.wait_for_runs(("ingest_web_events", "build_segments", "sync_audiences"), deadline)
             timings["pipeline"] = time.monotonic() - started
             runs = cluster.query("select dag_id, run_type, state from dag_run order by id")
