@@ -17,6 +17,7 @@ Settings (environment):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -246,6 +247,24 @@ class Cluster:
                 start_new_session=True,
             )
             log.close()
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each component's process tree has used so far, ended children included."""
+        import psutil  # noqa: PLC0415
+
+        out = {}
+        for name, proc in self.procs.items():
+            total = 0.0
+            try:
+                root = psutil.Process(proc.pid)
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        t = p.cpu_times()
+                        total += t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                pass
+            out[name] = round(total, 1)
+        return out
 
     def stop(self, grace: float = 30) -> None:
         """SIGTERM to every process group, then SIGKILL to whatever is left after ``grace`` seconds."""
