@@ -25,7 +25,10 @@ def _connection_lost(exc: BaseException) -> bool:
     import psycopg  # noqa: PLC0415
 
     if isinstance(exc, psycopg.OperationalError):
-        return True
+        # no SQLSTATE: the client saw the socket close; class 08: connection exception; 57P01-03:
+        # the server is shutting down or restarting (not timeouts, deadlocks or serialisation failures)
+        code = getattr(exc, "sqlstate", None)
+        return code is None or code.startswith("08") or code in {"57P01", "57P02", "57P03"}
     return isinstance(exc, psycopg.InterfaceError) and "connection" in str(exc).lower()
 
 

@@ -85,3 +85,24 @@ def test_restart_mid_load_fails_clearly_then_the_retry_loads_everything_once(
         batches = conn.execute("select count(*) from ops.ingest_batches").fetchone()[0]
     assert summary["rows_loaded"] == n == distinct == len(contacts)
     assert batches == 1
+
+
+def test_only_a_broken_connection_is_reported_as_lost():
+    import psycopg
+
+    @pipeline.warehouse_task("step {0}")
+    def step(name, exc):
+        raise exc
+
+    with pytest.raises(warehouse.WarehouseError, match=r"^step x: the warehouse connection was lost"):
+        step("x", psycopg.errors.AdminShutdown())
+    with pytest.raises(warehouse.WarehouseError, match="SQLSTATE 08006"):
+        step("x", psycopg.errors.ConnectionFailure())
+    # a timeout, a deadlock or a data error is the step's own failure, raised as it is
+    for exc in (
+        psycopg.errors.QueryCanceled(),
+        psycopg.errors.DeadlockDetected(),
+        psycopg.errors.DataError(),
+    ):
+        with pytest.raises(type(exc)):
+            step("x", exc)
