@@ -421,21 +421,25 @@ def _load_file(
     file is regular, else row by row. Returns its status and counts; its rejects go to ``rejects``."""
     is_csv = f.path.suffix.lower() == ".csv"
     mine: list[Reject] = []
+    # a savepoint inside the batch's one transaction (conn.transaction() would commit the file on its
+    # own when no transaction is open yet): an irregular file is rolled back to it, then read row by row
+    conn.execute("savepoint files_fast")
     try:
-        with conn.transaction():  # a savepoint: an irregular file is rolled back, then read row by row
-            out = files_fast.copy_file(
-                conn,
-                table,
-                entity,
-                f.path,
-                utf8,
-                batch_id,
-                files_fast.python_rows(entity, f.name, batch_id, csv_rows=is_csv),
-                mine,
-            )
+        out = files_fast.copy_file(
+            conn,
+            table,
+            entity,
+            f.path,
+            utf8,
+            batch_id,
+            files_fast.python_rows(entity, f.name, batch_id, csv_rows=is_csv),
+            mine,
+        )
+        conn.execute("release savepoint files_fast")
         rejects.extend(mine)
         return {"status": "loaded", "loaded": out.loaded, "rejected": out.rejected}
     except files_fast.Irregular as why:
+        conn.execute("rollback to savepoint files_fast")
         log.info("files.%s: %s is read row by row (%s)", entity, f.name, why)
     stats: dict[str, Any] = {"row_by_row": 1}
     mine = []
