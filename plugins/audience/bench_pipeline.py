@@ -395,7 +395,10 @@ def bench_size(
     reuse_world: bool,
     second_run: bool,
     keep_db: bool,
+    progress: Any = None,
 ) -> dict[str, Any]:
+    """One size: generate, the pipeline, the floor, the second run; ``progress(out)`` is called
+    with the size's figures so far once the first run and the floor are done."""
     from audience import runtime, warehouse  # noqa: PLC0415
     from sandbox.server import start_background  # noqa: PLC0415
 
@@ -472,6 +475,8 @@ def bench_size(
             f"{out['floor']['rows']:,}",
             out["floor"]["copy_s"],
         )
+        if progress is not None:
+            progress(_summarise(out, ctx))
         if second_run:
             second: dict[str, Any] = {}
             for name in PIPELINE_STAGES:
@@ -485,6 +490,10 @@ def bench_size(
         handle.stop()
         if not keep_db:
             _admin_exec(server, f'drop database if exists "{dbname}" with (force)')
+    return _summarise(out, ctx)
+
+
+def _summarise(out: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
     stages = out["stages"]
     out["pipeline_s"] = round(sum(stages[s]["wall_s"] for s in PIPELINE_STAGES), 2)
     out["total_s"] = round(out["pipeline_s"] + stages["generate"].get("wall_s", 0.0), 2)
@@ -657,9 +666,10 @@ def main(argv: list[str] | None = None) -> int:
                     reuse_world=args.reuse_world,
                     second_run=not args.no_second_run,
                     keep_db=args.keep_db,
+                    # a size's first run is written before its second: a later size may take hours
+                    progress=lambda partial: _write(out_json, [*sizes, partial]),
                 )
             )
-            # each size is written as soon as it is done: a later size may take hours
             _write(out_json, sizes)
     except SettingError as exc:
         print(f"audience bench: bad setting: {exc}", file=sys.stderr)
