@@ -118,6 +118,8 @@ def _stage_dbt(opts: dict[str, Any]) -> dict[str, Any]:
     results = target / "run_results.json"
     rows, parts = 0, {}
     if results.exists():
+        # kept per run: the next run of the size writes its own into the same target folder
+        shutil.copyfile(results, target.parent / f"{opts['run_id']}_run_results.json")
         for r in json.loads(results.read_text()).get("results", []):
             parts[r["unique_id"]] = round(float(r.get("execution_time") or 0.0), 2)
             affected = (r.get("adapter_response") or {}).get("rows_affected")
