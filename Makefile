@@ -3,13 +3,16 @@
 #   make test     the test suite (what CI runs)
 #   make airflow  Airflow standalone with this project's DAGs, the warehouse and the sandbox
 #   make evaluate the demo, then its segments scored against the synthetic world's planted truth
+#   make bench    the whole pipeline per stage at SIZES contacts, beside a plain COPY of its raw rows
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
+SIZES  ?= 10000 100000 1000000
+EVENTS ?= 20
 
-.PHONY: install demo test evaluate audiences airflow bench-sync bench-ingest dbt-parse env lint format clean stop
+.PHONY: install demo test evaluate audiences airflow bench bench-sync bench-ingest dbt-parse env lint format clean stop
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +44,9 @@ audiences: install
 
 airflow: install
 	$(BIN)/audience airflow
+
+bench: install
+	$(BIN)/audience bench --contacts $(SIZES) --events-per-contact $(EVENTS) --json .local/bench/pipeline.json
 
 bench-ingest: install
 	$(BIN)/audience bench-ingest

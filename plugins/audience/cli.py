@@ -7,6 +7,7 @@ audience world generate ...          a synthetic world for the sandbox
 audience demo [--contacts N]         the whole pipeline through Airflow, with a summary
 audience airflow                     Airflow standalone on this project's DAGs (+ sandbox)
 audience dbt-parse                   write dbt_project/target/manifest.json (Cosmos renders from it)
+audience bench [--contacts N ...]    the whole pipeline per stage at each size, beside a plain COPY
 audience bench-ingest [...]          each loader's rows/s beside a plain COPY of the same rows
 audience audiences compile|check|list  the audience catalogue (audiences/*.yml) -> dbt models
 audience evaluate                    segments against the synthetic world's planted truth
@@ -188,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_airflow)
 
     p = sub.add_parser(
+        "bench",
+        help="the whole pipeline, per stage, at each size, beside a plain COPY (options: --help)",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser(
         "bench-ingest",
         help="loader rows/s beside a plain COPY of the same rows (options: --help)",
         add_help=False,
@@ -250,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         from audience.bench_sync import main as main_bench_sync  # noqa: PLC0415
 
         return int(main_bench_sync(argv[1:]) or 0)
+    if argv[:1] == ["bench"]:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        from audience.bench_pipeline import main as main_bench  # noqa: PLC0415
+
+        return main_bench(argv[1:])
     if argv[:1] == ["bench-ingest"]:
         # its options belong to the benchmark's own parser (argparse's REMAINDER drops leading flags)
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

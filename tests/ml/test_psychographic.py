@@ -48,6 +48,21 @@ def test_select_k_finds_obvious_clusters():
     assert inertia[3] - inertia[4] > 5 * (inertia[4] - inertia[5])
 
 
+@pytest.mark.parametrize("sample", [40, 1000])
+def test_select_k_silhouettes_match_sklearns_own_sampling(sample):
+    # the distances are computed once for all candidates: the scores must be what
+    # silhouette_score(x, labels, metric="cosine", sample_size=..., random_state=seed) gives
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(1)
+    x = np.vstack([c + rng.normal(scale=0.8, size=(30, 5)) for c in np.eye(5)[:3] * 3])
+    _, candidates = psychographic.select_k(x, 2, 4, seed=3, silhouette_sample=sample)
+    for c in candidates:
+        size = sample if x.shape[0] > sample else None
+        expected = silhouette_score(x, c.labels, metric="cosine", sample_size=size, random_state=3)
+        assert c.silhouette == pytest.approx(expected, abs=1e-9), (c.algorithm, c.k)
+
+
 def test_select_k_rejects_too_few_points():
     with pytest.raises(ValueError, match="too few"):
         psychographic.select_k(np.eye(3), 3, 5)

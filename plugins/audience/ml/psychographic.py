@@ -354,17 +354,26 @@ def select_k(
     from scipy.cluster.hierarchy import fcluster, linkage  # noqa: PLC0415
     from sklearn.cluster import KMeans  # noqa: PLC0415
     from sklearn.metrics import silhouette_score  # noqa: PLC0415
+    from sklearn.metrics.pairwise import cosine_distances  # noqa: PLC0415
 
     n = x.shape[0]
     k_max = min(k_max, n - 1)
     if k_max < k_min:
         raise ValueError(f"{n} authors are too few to choose between {k_min} and more clusters")
-    sample = silhouette_sample if n > silhouette_sample else None
+    # the cosine distances between the sampled authors, computed once for every candidate (each
+    # silhouette used to recompute them): the same sample silhouette_score(sample_size=...,
+    # random_state=seed) draws, so the scores are the same
+    if n > silhouette_sample:
+        sample = np.random.RandomState(seed).permutation(n)[:silhouette_sample]
+    else:
+        sample = np.arange(n)
+    distances = cosine_distances(x[sample])
+    np.fill_diagonal(distances, 0.0)
 
     def silhouette(labels: np.ndarray) -> float | None:
-        if len(np.unique(labels)) < 2:
+        if len(np.unique(labels)) < 2 or len(np.unique(labels[sample])) < 2:
             return None
-        return float(silhouette_score(x, labels, metric="cosine", sample_size=sample, random_state=seed))
+        return float(silhouette_score(distances, labels[sample], metric="precomputed"))
 
     candidates: list[Candidate] = []
     tree = linkage(x, method="average", metric="cosine") if n <= max_agglomerative else None

@@ -5,6 +5,12 @@
 -- Pixel Purchase events are NOT orders: they are the browser's view of the shop's own orders,
 -- which arrive in the file drop; counting both would count a sale twice. They stay in the funnel.
 -- Orders that cannot be attributed to a person are kept with a null person_id.
+--
+-- A table, analysed once built: as a view inlined into person_rfm, the planner estimated a dozen
+-- file orders and joined them to persons_by_email in a nested loop, normalising the order's email
+-- once per (order, person) pair, quadratic in the contacts (see README, Benchmark).
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
+
 with
 
 file_order_versions as (
