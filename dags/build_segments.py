@@ -15,6 +15,12 @@
 4. **Run report**: one static HTML page per run (`.local/reports/`), written
    whether the gate passed or not.
 
+**Nothing new, nothing rebuilt.** Each model, and the build as a whole (step
+`segments_changed`), keeps a fingerprint of what it read (`ops.stage_runs`): the
+raw tables' ingest ledger and sizes, the code, the as-of date. When they are those
+of the last success (for the build: the last build the gate passed), the step is
+skipped, and so are dbt, the gate and the report. The `force` param rebuilds anyway.
+
 Triggered by new CRM contacts, web events, social comments or open data. The dbt profile comes from the
 Airflow connection `warehouse`.
 """
@@ -22,7 +28,7 @@ Airflow connection `warehouse`.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from audience.assets import (
     AUDIENCE_MEMBERS,
@@ -54,28 +60,42 @@ from audience.dbt import dbt_task_group
     max_active_runs=1,
     tags=["audience", "dbt", "segments", "ml", "quality"],
     doc_md=__doc__,
+    params={
+        "force": Param(
+            False,
+            type="boolean",
+            description="Rebuild even when no input changed since the last build the quality gate passed.",
+        ),
+    },
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"},
 )
 def build_segments():
     @task(outlets=[ML_PSYCHOGRAPHIC])
-    def psychographic_profiles() -> dict:
+    def psychographic_profiles(params=None) -> dict:
         from audience.pipeline import psychographic_profiles as run
 
-        return run()
+        return run(force=bool((params or {}).get("force")))
 
     @task(outlets=[ML_PROPENSITY])
-    def purchase_propensity() -> dict:
+    def purchase_propensity(params=None) -> dict:
         from audience.pipeline import purchase_propensity as run
 
-        return run()
+        return run(force=bool((params or {}).get("force")))
+
+    # nothing new since the last validated build: skip dbt, the gate and the report (all downstream)
+    @task.short_circuit
+    def segments_changed(params=None) -> dict | None:
+        from audience.pipeline import segments_changed as check
+
+        return check(force=bool((params or {}).get("force")))
 
     dbt = dbt_task_group(group_id="dbt")
 
     @task(outlets=[AUDIENCE_MEMBERS, SEGMENTS_VALIDATED])
-    def validate_segments(run_id=None) -> dict:
+    def validate_segments(inputs: dict, run_id=None) -> dict:
         from audience.pipeline import validate_segments as run
 
-        return run(run_id=run_id)
+        return run(run_id=run_id, inputs=inputs)
 
     # the run report is written whether the gate passed or not: it shows why
     @task(trigger_rule="all_done")
@@ -90,9 +110,10 @@ def build_segments():
     def segments_validated() -> dict:
         return {"validated": True}
 
-    gate = validate_segments()
+    changed = segments_changed()
+    gate = validate_segments(changed)
     report = run_report()
-    [psychographic_profiles(), purchase_propensity()] >> dbt >> gate >> report
+    [psychographic_profiles(), purchase_propensity()] >> changed >> dbt >> gate >> report
     [gate, report] >> segments_validated()
 
 

@@ -40,6 +40,10 @@ def test_bench_runs_every_stage_and_writes_the_report(warehouse_server, tmp_path
     second = size["second_run"]["stages"]
     assert second["ingest"]["rows"] == 0
     assert second["sync"]["rows"] == 0
+    # ... so the models, dbt and the gate are skipped (audience.freshness), as in the DAG
+    assert second["ml"]["skipped"] == ["psychographic", "propensity"] and second["ml"]["rows"] == 0
+    assert second["dbt"]["skipped"] == "inputs unchanged" and second["dbt"]["rows"] == 0
+    assert second["validation"]["verdict"] == "SKIPPED"
     assert set(second["sync"]["outcomes"].values()) <= {"unchanged"}
     # the floor copied back every raw row the ingest loaded
     assert size["floor"]["rows"] == size["raw_rows"] and size["floor"]["copy_s"] > 0

@@ -17,7 +17,9 @@ For each size (``--contacts N [N ...]``, ``--events-per-contact M``, default 20)
    and COPYed back into a plain table of a scratch schema (same columns, no
    index); only the COPY in is timed;
 4. the unchanged second run: ingest → sync again on the same world, warehouse
-   and sandbox (nothing new to load, nothing to send).
+   and sandbox (nothing new to load, nothing to send); as in the DAG, the models
+   and the build see the inputs of their last success (``audience.freshness``)
+   and skip, and with no build there is no gate or report.
 
 Per stage: wall time (seen by the parent, interpreter start included), the
 stage's rows and rows per second, and peak memory: the largest resident set
@@ -96,17 +98,27 @@ def _stage_ml(opts: dict[str, Any]) -> dict[str, Any]:
     middle = time.monotonic()
     prop = pipeline.purchase_propensity()
     ended = time.monotonic()
+    skipped = [
+        name for name, summary in (("psychographic", psycho), ("propensity", prop)) if "skipped" in summary
+    ]
     return {
         "rows": int(psycho.get("authors", 0)) + int(prop.get("scored", 0)),
         "parts": {"psychographic": round(middle - started, 2), "propensity": round(ended - middle, 2)},
+        **({"skipped": skipped} if skipped else {}),
         "propensity_auc_holdout": prop.get("auc_holdout"),
         "silhouette": psycho.get("silhouette"),
     }
 
 
 def _stage_dbt(opts: dict[str, Any]) -> dict[str, Any]:
-    from audience import dbt  # noqa: PLC0415
+    from audience import (
+        dbt,  # noqa: PLC0415
+        pipeline,  # noqa: PLC0415
+    )
 
+    inputs = pipeline.segments_changed(fail_on_failed_gate=False)
+    if inputs is None:  # the gate judged a build of the same inputs: dbt, gate and report skip
+        return {"rows": 0, "parts": {}, "skipped": "inputs unchanged", "segments_inputs": None}
     target = Path(opts["dbt_target"])
     # kept between the runs of a size: dbt's partial parse, as in dbt_project/target
     (target / "run_results.json").unlink(missing_ok=True)
@@ -127,7 +139,7 @@ def _stage_dbt(opts: dict[str, Any]) -> dict[str, Any]:
                 rows += int(affected)
     if error:
         raise RuntimeError(error)
-    return {"rows": rows, "parts": parts}
+    return {"rows": rows, "parts": parts, "segments_inputs": inputs}
 
 
 def _stage_validation(opts: dict[str, Any]) -> dict[str, Any]:
@@ -135,9 +147,12 @@ def _stage_validation(opts: dict[str, Any]) -> dict[str, Any]:
     from audience.quality.checks import QualityGateFailed  # noqa: PLC0415
 
     run_id = opts["run_id"]
+    inputs = opts.get("segments_inputs")
+    if inputs is None:  # as the DAG: no build, so no gate and no report
+        return {"rows": 0, "verdict": "SKIPPED", "checks": 0, "parts": {}, "skipped": "inputs unchanged"}
     started = time.monotonic()
     try:
-        gate = pipeline.validate_segments(run_id=run_id)
+        gate = pipeline.validate_segments(run_id=run_id, inputs=inputs)
         verdict, checks = "PASS", int(gate.get("checks", 0))
     except QualityGateFailed as exc:
         summary = exc.result.summary()  # type: ignore[attr-defined]
@@ -468,9 +483,10 @@ def bench_size(
             os.environ.pop("AIRFLOW_CONN_INSEE", None)
         else:
             os.environ["AIRFLOW_CONN_INSEE"] = saved
+        stage_opts = {**opts, "run_id": f"bench_{contacts}_run1"}
         for name in PIPELINE_STAGES:
-            stage_opts = {**opts, "run_id": f"bench_{contacts}_run1"}
             out["stages"][name] = _run_stage(name, stage_opts, env, work, "run1", ctx)
+            _carry(out["stages"][name], stage_opts)
         out["floor"] = measure_floor(params, work)
         log.warning(
             "  floor      plain COPY of %s raw rows: %.1f s",
@@ -481,9 +497,10 @@ def bench_size(
             progress(_summarise(out, ctx))
         if second_run:
             second: dict[str, Any] = {}
+            stage_opts = {**opts, "run_id": f"bench_{contacts}_run2"}
             for name in PIPELINE_STAGES:
-                stage_opts = {**opts, "run_id": f"bench_{contacts}_run2"}
                 second[name] = _run_stage(name, stage_opts, env, work, "run2", ctx)
+                _carry(second[name], stage_opts)
             out["second_run"] = {
                 "stages": second,
                 "total_s": round(sum(s["wall_s"] for s in second.values()), 2),
@@ -493,6 +510,12 @@ def bench_size(
         if not keep_db:
             _admin_exec(server, f'drop database if exists "{dbname}" with (force)')
     return _summarise(out, ctx)
+
+
+def _carry(entry: dict[str, Any], stage_opts: dict[str, Any]) -> None:
+    """What the dbt stage hands the validation stage (the DAG's XCom): the inputs it built from."""
+    if "segments_inputs" in entry:
+        stage_opts["segments_inputs"] = entry.pop("segments_inputs")
 
 
 def _summarise(out: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:

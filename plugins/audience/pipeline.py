@@ -96,24 +96,79 @@ def as_of_date() -> date | None:
         raise SettingError(f"AUDIENCE_AS_OF_DATE must be a date written YYYY-MM-DD, got {value!r}") from None
 
 
-@warehouse_task("psychographic models")
-def psychographic_profiles() -> dict[str, Any]:
-    """Comments → embeddings → interest clusters, into ``ml`` (read by dbt as a source)."""
-    from audience.ml import psychographic  # noqa: PLC0415
+def _unless_unchanged(stage: str, force: bool, work: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``work(conn)`` unless the step's inputs are those of its last success (``audience.freshness``);
+    record the success with the fingerprint taken before it ran."""
+    from audience import freshness  # noqa: PLC0415
     from audience.warehouse import connect  # noqa: PLC0415
 
     with connect() as conn:
-        return psychographic.run(conn)
+        current = freshness.state(conn, stage)
+        if not current.changed and not force:
+            log.info("%s; not rerun (force=True reruns it)", current.reason())
+            return {"skipped": "inputs unchanged", "since_stage_run": current.previous["stage_run_id"]}
+        log.info("running %s", current.reason())
+        summary = work(conn)
+        freshness.record(conn, current, summary)
+    return summary
+
+
+@warehouse_task("psychographic models")
+def psychographic_profiles(*, force: bool = False) -> dict[str, Any]:
+    """Comments → embeddings → interest clusters, into ``ml`` (read by dbt as a source).
+
+    Skipped when the comments and the model code are those of its last successful run."""
+    from audience.ml import psychographic  # noqa: PLC0415
+
+    return _unless_unchanged("psychographic", force, psychographic.run)
 
 
 @warehouse_task("propensity model")
-def purchase_propensity() -> dict[str, Any]:
-    """Train the purchase-propensity model on history, record its held-out AUC, score everyone."""
+def purchase_propensity(*, force: bool = False) -> dict[str, Any]:
+    """Train the purchase-propensity model on history, record its held-out AUC, score everyone.
+
+    Skipped when its raw inputs, the model code and the as-of date are those of its last success."""
     from audience.ml import propensity  # noqa: PLC0415
+
+    return _unless_unchanged("propensity", force, lambda conn: propensity.run(conn, as_of=as_of_date()))
+
+
+@warehouse_task("input check")
+def segments_changed(*, force: bool = False, fail_on_failed_gate: bool = True) -> dict[str, Any] | None:
+    """The segments' inputs (``audience.freshness``) when they changed since the last build the
+    quality gate judged, or when ``force``; None when nothing changed: the build is then skipped.
+
+    When the gate failed on these very inputs, rebuilding would only repeat its verdict: the check
+    fails at once, naming the run (``fail_on_failed_gate=False`` returns None instead)."""
+    from audience import freshness  # noqa: PLC0415
     from audience.warehouse import connect  # noqa: PLC0415
 
     with connect() as conn:
-        return propensity.run(conn, as_of=as_of_date())
+        current = freshness.state(conn, "segments")
+    if current.changed or force:
+        log.info("building: %s", current.reason())
+        return current.xcom()
+    previous = current.previous or {}
+    verdict = previous.get("summary") or {}
+    if verdict.get("gate_passed") is False and fail_on_failed_gate:
+        failing = ", ".join(f"{c.get('table')}.{c.get('check')}" for c in verdict.get("failed_checks") or [])
+        raise _fail_without_retry(
+            f"the quality gate failed on these same inputs (stage run {previous.get('stage_run_id')} at "
+            f"{previous.get('finished_at')}; failing checks: {failing or 'see its run report'}); "
+            "nothing was rebuilt. Fix the data or the expectations (a change of either rebuilds), or "
+            "trigger build_segments with force=true."
+        )
+    log.info("%s; dbt build, quality gate and report skipped (force=True rebuilds)", current.reason())
+    return None
+
+
+def _fail_without_retry(message: str) -> Exception:
+    """An error that fails the Airflow task without retries (a plain RuntimeError outside Airflow)."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException  # noqa: PLC0415
+    except ImportError:
+        return RuntimeError(message)
+    return AirflowFailException(message)
 
 
 _NO_RETRY_CLASS = "QualityGateFailedNoRetry"
@@ -148,7 +203,7 @@ def _gate_failure_without_retry(exc: Exception) -> Exception:
 
 
 @warehouse_task("quality gate")
-def validate_segments(run_id: str | None = None) -> dict[str, Any]:
+def validate_segments(run_id: str | None = None, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the quality gate (the GX suites of ``expectations/``, each table's row count against the
     previous passing run, and the statistical checks of ``audience.quality.stats`` when present).
 
@@ -156,13 +211,29 @@ def validate_segments(run_id: str | None = None) -> dict[str, Any]:
     (an ``AirflowFailException`` too: the task fails without retries and emits no asset, so the
     sync does not run); its message names each failing check, its table and the failing ids or
     counts. ``run_id`` (the Airflow run's) makes a re-run replace its own rows in ops.validation_runs.
+    ``inputs`` (what ``segments_changed`` returned before the build) is recorded with the verdict,
+    so that a later run with the same inputs skips the build (or, after a failure, fails at once).
     """
     from audience.quality.gx import QualityGateFailed, run_gate  # noqa: PLC0415
 
     try:
-        return run_gate(run_id=run_id).summary()
+        summary = run_gate(run_id=run_id).summary()
     except QualityGateFailed as exc:
+        _record_verdict(inputs, {**exc.result.summary(), "gate_passed": False})  # type: ignore[attr-defined]
         raise _gate_failure_without_retry(exc) from None
+    _record_verdict(inputs, {**summary, "gate_passed": True})
+    return summary
+
+
+def _record_verdict(inputs: dict[str, Any] | None, summary: dict[str, Any]) -> None:
+    """The gate judged a build of ``inputs``: the same inputs later skip the build (``segments_changed``)."""
+    if not inputs:
+        return
+    from audience import freshness  # noqa: PLC0415
+    from audience.warehouse import connect  # noqa: PLC0415
+
+    with connect() as conn:
+        freshness.record(conn, inputs, summary)
 
 
 @warehouse_task("run report")

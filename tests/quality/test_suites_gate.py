@@ -7,6 +7,7 @@ import pickle
 import sys
 import types
 
+import psycopg
 import pytest
 
 from audience.quality.checks import CheckResult, QualityGateFailed
@@ -213,11 +214,20 @@ def test_failed_gate_fails_the_airflow_task_without_retry(clean_db: WarehousePar
     monkeypatch.setenv("AUDIENCE_GX_DATA_DOCS", "false")
     monkeypatch.setattr("audience.quality.gx.suite_modules", lambda: ["audience_members"])
     monkeypatch.setitem(sys.modules, "audience.quality.stats", None)  # this toy warehouse has no segments
-    assert pipeline.validate_segments(run_id="task-ok")["success"] is True
+    inputs = {"stage": "segments", "fingerprint": "f" * 64, "inputs": {"raw": {}}}
+    assert pipeline.validate_segments(run_id="task-ok", inputs=inputs)["success"] is True
 
     execute(clean_db, "update marts.persons set has_marketing_consent = false where person_id = 'p0005'")
     with pytest.raises(QualityGateFailed) as info:
-        pipeline.validate_segments(run_id="task-fail")
+        pipeline.validate_segments(run_id="task-fail", inputs=inputs)
+    # each verdict is recorded with the inputs it judged (audience.freshness): the same inputs
+    # later skip the build after a pass, and fail at once after a failure
+    with psycopg.connect(clean_db.uri()) as conn:
+        verdicts = conn.execute(
+            "select summary->>'gate_passed', fingerprint from ops.stage_runs where stage = 'segments' "
+            "order by stage_run_id"
+        ).fetchall()
+    assert verdicts == [("true", "f" * 64), ("false", "f" * 64)]
 
     assert isinstance(info.value, AirflowFailException)
     message = str(info.value)

@@ -111,3 +111,42 @@ def test_no_member_ids_or_token_in_logs(fresh_warehouse, sandbox, sandbox_world,
     text = summary + "\n".join(r.getMessage() for r in caplog.records)
     assert not [a for a in actors if a in text]
     assert "sandbox-token" not in text
+
+
+def test_calls_are_paced_to_calls_per_minute_retries_included(sandbox, sandbox_world):
+    """Every attempt takes a token first: in any minute of the limiter's clock at most the limit."""
+    from urllib.parse import quote
+
+    from audience.ratelimit import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket.per_window(
+        12, 60.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
+    stamps: list[float] = []
+
+    class Recording:
+        def acquire(self) -> None:
+            bucket.acquire()
+            stamps.append(now[0])
+
+    r = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"rate": 0.2, "kinds": ["429"], "seed": 3})
+    assert r.status_code == 200
+    reader = li.LinkedInReader(_settings(sandbox.url, page_size=1), retry=FAST, limiter=Recording())
+    per_post: dict[str, int] = {}
+    for c in _comments(sandbox_world):
+        per_post[c["post"]] = per_post.get(c["post"], 0) + 1
+    post = max(per_post, key=per_post.__getitem__)
+    assert per_post[post] > 12
+    comments = list(reader.elements(f"/rest/socialActions/{quote(post, safe='')}/comments", {}, "comments"))
+    expected = sum(1 for c in _comments(sandbox_world) if c["post"] == post)
+    assert len(comments) == expected
+    assert len(stamps) == reader.requests > 12  # 429 retries took tokens too
+    assert max(sum(1 for s in stamps if t <= s < t + 60.0) for t in stamps) <= 12
+    assert now[0] > 60.0  # it waited rather than going over
+
+
+def test_calls_per_minute_setting_is_checked():
+    with pytest.raises(Exception, match="calls_per_minute must be a positive integer"):
+        li.LinkedInSettings("t", "1", "http://x", calls_per_minute=0)
+    assert li.LinkedInSettings("t", "1", "http://x").calls_per_minute == 600

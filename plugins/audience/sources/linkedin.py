@@ -3,10 +3,14 @@
 Settings come from the Airflow connection ``linkedin`` (password = OAuth
 access token with the community management scopes; host = API base URL,
 default https://api.linkedin.com; extra ``organization_id``, optionally
-``api_version`` (YYYYMM) and ``page_size``), else the local sandbox. Every call
+``api_version`` (YYYYMM), ``page_size`` and ``calls_per_minute``), else the local sandbox. Every call
 sends ``Authorization: Bearer``, ``LinkedIn-Version`` and
 ``X-Restli-Protocol-Version: 2.0.0`` through ``requests``, retried on 429, 5xx
 and dropped connections (:mod:`audience.retry`); a 426 names the retired version.
+Calls are paced by a client-side token bucket to ``calls_per_minute`` (default 600,
+LinkedIn's documented per-member throttle, which the sandbox enforces) in any
+minute, retries included: a large organisation's thousands of comment pages take
+minutes instead of failing on 429s that LinkedIn sends without ``Retry-After``.
 
 - ``raw.linkedin__comments``: comments on the organisation's posts. The API has
   no time filter, so every post's comments are read (start/count paging) and only
@@ -43,6 +47,7 @@ from audience.ingest import (
     load_batch,
     reset_watermark,
 )
+from audience.ratelimit import TokenBucket
 from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry, parse_retry_after
 from audience.settings import SettingError
 
@@ -53,6 +58,7 @@ CONNECTION_ID = "linkedin"
 API_URL = "https://api.linkedin.com"
 DEFAULT_API_VERSION = "202604"
 SANDBOX_TOKEN = "sandbox-token"
+DEFAULT_CALLS_PER_MINUTE = 600
 SANDBOX_ORGANIZATION = "10480001"  # sandbox/world_social.py LINKEDIN_ORG_ID
 
 
@@ -69,6 +75,7 @@ class LinkedInSettings:
     page_size: int = 100
     timeout_s: float = 60.0
     is_sandbox: bool = False
+    calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE
 
     def __post_init__(self) -> None:
         org = str(self.organization_id).removeprefix("urn:li:organization:")
@@ -84,6 +91,11 @@ class LinkedInSettings:
             )
         if not 1 <= self.page_size <= 100:
             raise SettingError(f"connection '{CONNECTION_ID}': page_size must be between 1 and 100")
+        if self.calls_per_minute < 1:
+            raise SettingError(
+                f"connection '{CONNECTION_ID}': calls_per_minute must be a positive integer "
+                f"(LinkedIn's throttle is {DEFAULT_CALLS_PER_MINUTE})"
+            )
 
     @property
     def organization_urn(self) -> str:
@@ -105,15 +117,25 @@ class LinkedInSettings:
                 str(extra.get("base_url") or conn.base_url() or API_URL),
                 str(extra.get("api_version") or DEFAULT_API_VERSION),
                 int(extra.get("page_size") or 100),
+                calls_per_minute=int(extra.get("calls_per_minute") or DEFAULT_CALLS_PER_MINUTE),
             )
         except (TypeError, ValueError) as exc:
-            raise SettingError(f"connection '{CONNECTION_ID}': page_size is not a number ({exc})") from None
+            raise SettingError(
+                f"connection '{CONNECTION_ID}': page_size or calls_per_minute is not a number ({exc})"
+            ) from None
 
 
 class LinkedInReader:
-    def __init__(self, settings: LinkedInSettings, *, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        settings: LinkedInSettings,
+        *,
+        retry: RetryPolicy | None = None,
+        limiter: TokenBucket | None = None,
+    ) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
+        self.limiter = limiter or TokenBucket.per_window(settings.calls_per_minute, 60.0)
         self.session = requests.Session()
         self.session.headers.update(
             {
@@ -128,6 +150,7 @@ class LinkedInReader:
         url = f"{self.settings.base_url}{path}"
 
         def call() -> dict[str, Any]:
+            self.limiter.acquire()
             self.requests += 1
             try:
                 resp = self.session.get(url, params=params, timeout=self.settings.timeout_s)
