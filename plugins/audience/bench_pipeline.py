@@ -139,7 +139,7 @@ def _stage_dbt(opts: dict[str, Any]) -> dict[str, Any]:
                 rows += int(affected)
     if error:
         raise RuntimeError(error)
-    return {"rows": rows, "parts": parts, "segments_inputs": inputs}
+    return {"rows": rows, "parts": parts, "built_because": inputs.get("reason"), "segments_inputs": inputs}
 
 
 def _stage_validation(opts: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,9 @@ An hourly ingest that finds nothing new must not cost a full rebuild. Three step
 | ``segments`` (dbt build + quality gate) | every ``raw`` table; the last recorded run of each ML step; the dbt project, the audience catalogue, the expectations and the gate's code; the as-of date |
 
 A raw table's part of the fingerprint is what the ingest ledger (``ops.ingest_batches``) says
-of it (batches that loaded or rejected rows: how many, their rows, the newest) and its size on
-disk (raw tables are append-only: a row written around the loaders still changes it). The as-of
+of it: the batches that loaded or rejected rows (how many, their rows and rejects, the newest).
+Every loader records its batch there in the transaction that writes its rows; rows written
+around the loaders (by hand, with psql) are not seen: trigger the build with ``force``. The as-of
 date is ``AUDIENCE_AS_OF_DATE`` when set, else today (UTC): models that count days from today
 rebuild once a day even when nothing new arrived. Code is hashed file by file.
 
@@ -141,17 +142,10 @@ def _code_paths(stage: str) -> list[Path]:
 
 
 def raw_inputs(conn: psycopg.Connection, tables: Iterable[str] | None = None) -> dict[str, Any]:
-    """Per raw table: the ledger's batches that wrote rows (count, rows, rejects, newest) and its size."""
+    """Per raw table, what the ingest ledger says of the batches that wrote to it: how many loaded
+    or rejected rows, their rows and rejects, the newest. (Not the table's size on disk: autovacuum
+    truncates the pages a rolled-back attempt left, which would look like a change.)"""
     wanted = sorted(set(tables)) if tables is not None else None
-    sizes = conn.execute(
-        """
-        select c.relname, pg_relation_size(c.oid)
-        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = 'raw' and c.relkind in ('r', 'p')
-          and (%(wanted)s::text[] is null or c.relname = any(%(wanted)s::text[]))
-        """,
-        {"wanted": wanted},
-    ).fetchall()
     ledger = conn.execute(
         """
         select source || '__' || entity, count(*), sum(rows_loaded)::bigint, sum(rows_rejected)::bigint,
@@ -163,20 +157,17 @@ def raw_inputs(conn: psycopg.Connection, tables: Iterable[str] | None = None) ->
         """,
         {"wanted": wanted},
     ).fetchall()
-    out: dict[str, Any] = {}
-    for name, size in sizes:
-        out.setdefault(name, {})["bytes"] = int(size)
-    for name, batches, rows, rejected, newest in ledger:
-        out.setdefault(name, {}).update(
-            {
-                "batches": int(batches),
-                "rows": int(rows or 0),
-                "rejected": int(rejected or 0),
-                "newest": newest.isoformat() if newest else None,
-            }
-        )
+    out: dict[str, Any] = {
+        name: {
+            "batches": int(batches),
+            "rows": int(rows or 0),
+            "rejected": int(rejected or 0),
+            "newest": newest.isoformat() if newest else None,
+        }
+        for name, batches, rows, rejected, newest in ledger
+    }
     for name in wanted or ():
-        out.setdefault(name, {"missing": True})
+        out.setdefault(name, {"batches": 0})
     return dict(sorted(out.items()))
 
 

@@ -147,7 +147,7 @@ def segments_changed(*, force: bool = False, fail_on_failed_gate: bool = True) -
         current = freshness.state(conn, "segments")
     if current.changed or force:
         log.info("building: %s", current.reason())
-        return current.xcom()
+        return {**current.xcom(), "reason": current.reason() + (" (forced)" if force else "")}
     previous = current.previous or {}
     verdict = previous.get("summary") or {}
     if verdict.get("gate_passed") is False and fail_on_failed_gate:
