@@ -61,3 +61,25 @@ def test_lemmatise_french_and_english_content_words():
     assert [lemma for lemma, _ in out[1]] == ["tent", "backpack"]  # 'love', 'thanks': small talk
     assert out[2] == []
     assert [lemma for lemma, _ in out[3]] == ["sérum"]
+
+
+def test_lemmatise_reuses_a_repeated_text_with_the_same_result(monkeypatch):
+    texts = [("Super robe en coton bio", "fr"), ("Great wireless earbuds", "en")] * 3
+    once = [list(text.lemmatise([t]))[0] for t in texts[:2]]
+    calls = []
+    pipeline = text.french_pipeline()
+    real_pipe = pipeline.pipe
+
+    def counting_pipe(docs, **kw):
+        docs = list(docs)
+        calls.append(len(docs))
+        return real_pipe(docs, **kw)
+
+    monkeypatch.setattr(pipeline, "pipe", counting_pipe)
+    # a cache bound of 1: it starts again between batches, and the results do not change
+    for bound, batch in ((100, 256), (1, 2)):
+        calls.clear()
+        monkeypatch.setattr(text, "LEMMA_CACHE_SIZE", bound)
+        out = list(text.lemmatise(texts, batch_size=batch))
+        assert out == once * 3
+        assert sum(calls) == (1 if bound == 100 else 3)  # the French text went through spaCy once per batch

@@ -47,6 +47,10 @@ def test_comments_full_incremental_rerun_and_rejects(fresh_warehouse, sandbox, s
         res = li.load_comments(conn, retry=FAST)
         assert (res.rows_loaded, res.rows_rejected) == (1, 1)
         assert res.reject_reasons == {"bad_timestamp": 1}
+        # read again in the overlap page, the bad comment is not rejected twice
+        res = li.load_comments(conn, retry=FAST)
+        assert (res.rows_loaded, res.rows_rejected) == (0, 0)
+        assert conn.execute("select count(*) from raw.rejects where source = 'linkedin'").fetchone()[0] == 1
 
 
 def test_faults_at_20_percent_still_load_exactly(fresh_warehouse, sandbox, sandbox_world):
@@ -150,3 +154,43 @@ def test_calls_per_minute_setting_is_checked():
     with pytest.raises(Exception, match="calls_per_minute must be a positive integer"):
         li.LinkedInSettings("t", "1", "http://x", calls_per_minute=0)
     assert li.LinkedInSettings("t", "1", "http://x").calls_per_minute == 600
+
+
+def test_a_rerun_reads_each_post_from_where_it_stopped(fresh_warehouse, sandbox, sandbox_world, caplog):
+    """Comments come oldest first: a re-run asks each post for its last page only (one page of
+    overlap), and still finds a comment added since; ``since`` reads everything again."""
+    import re
+
+    def requests_made() -> tuple[int, int]:
+        (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("linkedin.comments:")]
+        caplog.clear()
+        posts, made = re.search(r"(\d+) posts scanned, (\d+) requests", line).groups()
+        return int(posts), int(made)
+
+    settings = _settings(sandbox.url, page_size=1)  # a page per comment: the saving shows plainly
+    world = _comments(sandbox_world)
+    with warehouse.connect() as conn, caplog.at_level(logging.INFO, logger="audience.sources.linkedin"):
+        assert li.load_comments(conn, settings=settings, retry=FAST).rows_loaded == len(world)
+        posts, first = requests_made()
+        assert first >= posts + len(world)
+        assert li.load_comments(conn, settings=settings, retry=FAST).rows_loaded == 0
+        posts, again = requests_made()
+        # the posts' pages, then at most two pages per post
+        assert again <= (posts + 1) + 2 * posts < first
+        new = {
+            "id": "7389999999999999101",
+            "actor": "urn:li:person:NEWPERSON2",
+            "message": {"text": "Super", "attributes": []},
+            "created": {"actor": "urn:li:person:NEWPERSON2", "time": 1795000000001},
+        }
+        httpx.post(
+            f"{sandbox.url}/_sandbox/social/linkedin/comments",
+            json={"items": [{"post": world[0]["post"], "comment": new}]},
+        ).raise_for_status()
+        res = li.load_comments(conn, settings=settings, retry=FAST)
+        assert (res.rows_loaded, res.rows_rejected) == (1, 0)
+        requests_made()
+        # since: a deliberate re-read of every page, every comment from that date loaded again
+        again_all = li.load_comments(conn, settings=settings, retry=FAST, since="2000-01-01")
+        assert again_all.rows_loaded == len(world) + 1
+        assert requests_made()[1] >= first

@@ -145,30 +145,43 @@ def _normalise_token(text: str) -> str:
     return text.lower().strip("'’-_.")
 
 
+LEMMA_CACHE_SIZE = 100_000
+
+
 def lemmatise(
     items: Iterable[tuple[str, str | None]], *, batch_size: int = 256
 ) -> Iterator[list[tuple[str, str]]]:
     """Content words of each (cleaned text, language), in order, as (lemma, word as written, lower
     case) pairs; language None is read as French when the text has French letters, else English.
-    Streams: one list per input item, the spaCy work done in batches."""
+    Streams: one list per input item, the spaCy work done in batches. A text seen before (short
+    comments repeat: "Top 👍", "Merci !") reuses its words: up to ``LEMMA_CACHE_SIZE`` texts are
+    remembered, and the cache starts again when full."""
     stops = stop_words()
     fr_nlp = french_pipeline()
     en_nlp = english_pipeline()
     buffer: list[tuple[str, str]] = []
+    cache: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
 
-    def flush() -> Iterator[list[str]]:
-        fr_texts = [t for t, lang in buffer if lang == "fr"]
-        fr_docs = iter(fr_nlp.pipe(fr_texts, batch_size=batch_size)) if fr_texts else iter(())
+    def content(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        return tuple((lemma, word) for lemma, word in pairs if _keep(lemma, stops) and word not in stops)
+
+    def flush() -> Iterator[list[tuple[str, str]]]:
+        if len(cache) > LEMMA_CACHE_SIZE:
+            cache.clear()
+        fr_texts = list(dict.fromkeys(t for t, lang in buffer if lang == "fr" and (t, "fr") not in cache))
+        for text, doc in zip(fr_texts, fr_nlp.pipe(fr_texts, batch_size=batch_size), strict=True):
+            # the French lemmatiser leaves English words (and brands) as they are
+            cache[(text, "fr")] = content(
+                (_normalise_token(t.lemma_ or t.text), _normalise_token(t.text)) for t in doc
+            )
         for text, lang in buffer:
-            if lang == "fr":
-                doc = next(fr_docs)
-                # the French lemmatiser leaves English words (and brands) as they are
-                pairs = [(_normalise_token(t.lemma_ or t.text), _normalise_token(t.text)) for t in doc]
-            else:
-                pairs = [
+            words = cache.get((text, lang))
+            if words is None:
+                words = content(
                     (english_lemma(_normalise_token(t.text)), _normalise_token(t.text)) for t in en_nlp(text)
-                ]
-            yield [(lemma, word) for lemma, word in pairs if _keep(lemma, stops) and word not in stops]
+                )
+                cache[(text, lang)] = words
+            yield list(words)
         buffer.clear()
 
     for text, lang in items:

@@ -13,9 +13,12 @@ minute, retries included: a large organisation's thousands of comment pages take
 minutes instead of failing on 429s that LinkedIn sends without ``Retry-After``.
 
 - ``raw.linkedin__comments``: comments on the organisation's posts. The API has
-  no time filter, so every post's comments are read (start/count paging) and only
-  those created after the watermark (newest ``created.time`` seen, plus the ids
-  at that millisecond) are loaded. Record id = comment id; the payload is the
+  no time filter; comments come oldest first (start/count paging), so each post's
+  comments are read from where the last run stopped, less one page of overlap
+  (the watermark keeps each post's offset; ``since`` reads everything again), and
+  only those created after the watermark (newest ``created.time`` seen, plus the
+  ids at that millisecond) are loaded; a malformed comment goes to ``raw.rejects``
+  once (the watermark keeps a short hash of each one rejected). Record id = comment id; the payload is the
   comment plus ``post`` (the post URN). The author is a member URN (PII by link,
   never logged).
 - ``raw.linkedin__follower_statistics``: the lifetime follower counts (by geo
@@ -26,6 +29,8 @@ minutes instead of failing on 429s that LinkedIn sends without ``Retry-After``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -185,9 +190,19 @@ class LinkedInReader:
         except GaveUp as exc:
             raise LinkedInSourceError(str(exc)) from None
 
-    def elements(self, path: str, params: dict[str, Any], what: str) -> Iterator[Any]:
-        """Every element of a start/count paged collection."""
-        start = 0
+    def elements(
+        self,
+        path: str,
+        params: dict[str, Any],
+        what: str,
+        *,
+        start: int = 0,
+        position: dict[str, int] | None = None,
+    ) -> Iterator[Any]:
+        """Every element of a start/count paged collection from ``start``; ``position["next"]`` is
+        kept at the offset after the last element read."""
+        if position is not None:
+            position["next"] = start
         while True:
             body = self.get(path, {**params, "start": start, "count": self.settings.page_size}, what)
             elements = body.get("elements")
@@ -197,6 +212,8 @@ class LinkedInReader:
             paging = body.get("paging") or {}
             total = paging.get("total")
             start += len(elements)
+            if position is not None:
+                position["next"] = start
             has_next = any(
                 link.get("rel") == "next" for link in paging.get("links") or [] if isinstance(link, dict)
             )
@@ -253,6 +270,31 @@ def load_comments(
         mark = InstantWatermark(stored, "ms")
     reader = LinkedInReader(settings, retry=retry)
     counts = {"posts": 0}
+    # comments come oldest first: a post's comments already read are skipped, less one page of
+    # overlap (deleted comments shift the offsets back); the watermark drops what is read twice
+    read_before: dict[str, int] = {} if since else dict((stored or {}).get("offsets") or {})
+    read_now: dict[str, int] = {}
+    rejected: set[str] = set() if since else set((stored or {}).get("rejected") or [])
+
+    def comments_of(urn: str, start: int) -> Iterator[Record | Reject]:
+        position = {"next": start}
+        path = f"/rest/socialActions/{quote(urn, safe='')}/comments"
+        for element in reader.elements(path, {}, f"comments of {urn}", start=start, position=position):
+            item, ms = _comment(element, urn)
+            if ms is None:
+                # a malformed comment read again (the overlap page) was kept by the run that read it
+                key = hashlib.sha256(json.dumps(element, sort_keys=True, default=str).encode()).hexdigest()[
+                    :16
+                ]
+                if key not in rejected:
+                    rejected.add(key)
+                    yield item
+                continue
+            if not mark.is_new(ms, item.record_id):
+                continue
+            mark.saw(ms, item.record_id)
+            yield item
+        read_now[urn] = position["next"]
 
     def items() -> Iterator[Record | Reject]:
         posts = list(
@@ -265,16 +307,17 @@ def load_comments(
             if not isinstance(urn, str):
                 continue
             counts["posts"] += 1
-            path = f"/rest/socialActions/{quote(urn, safe='')}/comments"
-            for element in reader.elements(path, {}, f"comments of {urn}"):
-                item, ms = _comment(element, urn)
-                if ms is None:
-                    yield item
-                    continue
-                if not mark.is_new(ms, item.record_id):
-                    continue
-                mark.saw(ms, item.record_id)
-                yield item
+            start = max(0, int(read_before.get(urn, 0)) - settings.page_size)
+            yield from comments_of(urn, start)
+            if start and read_now[urn] == start:
+                # nothing at the old offset: more comments were deleted than the overlap; re-read all
+                yield from comments_of(urn, 0)
+
+    def next_watermark() -> dict[str, Any] | None:
+        value = mark.value()
+        if not read_now:
+            return value
+        return {**(value or {}), "offsets": {**read_before, **read_now}, "rejected": sorted(rejected)}
 
     result = load_batch(
         conn,
@@ -282,7 +325,7 @@ def load_comments(
         "comments",
         items(),
         watermark_from=stored,
-        next_watermark=mark.value,
+        next_watermark=next_watermark,
     )
     log.info(
         "linkedin.comments: %d posts scanned, %d requests (%s)",
