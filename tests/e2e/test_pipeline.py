@@ -10,7 +10,7 @@ import httpx
 import pytest
 from end_state import check_end_state, sandbox_members
 
-from audience import dbt, demo, runtime, warehouse
+from audience import dbt, demo, freshness, runtime, warehouse
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,9 @@ def test_pipeline_end_to_end(fresh_warehouse, sandbox, sandbox_world, monkeypatc
     stats_after = httpx.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
     with warehouse.connect() as conn:
         stages = dict(conn.execute("select stage, count(*) from ops.stage_runs group by 1").fetchall())
-        assert stages == {"psychographic": 1, "propensity": 1, "segments": 1}
+        builds = [r[0] for r in conn.execute("select inputs from ops.stage_runs where stage = 'segments'")]
+        rebuilt_because = freshness.what_changed(builds[0], builds[-1]) if len(builds) > 1 else []
+        assert stages == {"psychographic": 1, "propensity": 1, "segments": 1}, rebuilt_because
         assert sum(stages.values()) == stage_runs_before
         assert conn.execute("select count(*) from ops.validation_runs").fetchone()[0] == gate_runs_before
         last = conn.execute(

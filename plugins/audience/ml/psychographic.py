@@ -502,11 +502,12 @@ def run(conn: psycopg.Connection, *, seed: int = 0, settings: Settings | None = 
                 ),
             )
             labels = _renumber(best.labels)
+            # each cluster's centroid once (not once per member: that was quadratic in the authors)
+            centroids = {int(label): x[labels == label].mean(axis=0) for label in np.unique(labels)}
+            norms = {label: float(np.linalg.norm(c)) or 1.0 for label, c in centroids.items()}
             for row, (i, label) in enumerate(zip(known, labels.tolist(), strict=True)):
                 labels_by_author[i] = int(label)
-                centroid = x[labels == label].mean(axis=0)
-                norm = float(np.linalg.norm(centroid)) or 1.0
-                similarity[i] = float(x[row] @ centroid / norm)
+                similarity[i] = float(x[row] @ centroids[label] / norms[label])
             names = top_terms(emb.tfidf[known], labels, emb.terms, forms, settings.top_terms)
         log.info(
             "psychographic: %d of %d authors embedded (%s) and clustered in %.1fs: %s k=%s silhouette=%s",
