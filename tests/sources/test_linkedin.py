@@ -162,7 +162,7 @@ def test_a_rerun_reads_each_post_from_where_it_stopped(fresh_warehouse, sandbox,
     import re
 
     def requests_made() -> tuple[int, int]:
-        (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("linkedin.comments:")]
+        (line,) = [r.getMessage() for r in caplog.records if "posts scanned" in r.getMessage()]
         caplog.clear()
         posts, made = re.search(r"(\d+) posts scanned, (\d+) requests", line).groups()
         return int(posts), int(made)
