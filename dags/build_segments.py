@@ -17,9 +17,11 @@
 
 **Nothing new, nothing rebuilt.** Each model, and the build as a whole (step
 `segments_changed`), keeps a fingerprint of what it read (`ops.stage_runs`): the
-raw tables' ingest ledger and sizes, the code, the as-of date. When they are those
-of the last success (for the build: the last build the gate passed), the step is
-skipped, and so are dbt, the gate and the report. The `force` param rebuilds anyway.
+raw tables' ingest ledger, the code, the as-of date. When they are those of the
+last success (for the build: the last build the gate judged), the step is skipped,
+and so are dbt, the gate and the report; if the gate failed on those very inputs,
+`segments_changed` fails at once instead, naming the checks. The `force` param
+rebuilds anyway.
 
 Triggered by new CRM contacts, web events, social comments or open data. The dbt profile comes from the
 Airflow connection `warehouse`.
@@ -64,7 +66,7 @@ from audience.dbt import dbt_task_group
         "force": Param(
             False,
             type="boolean",
-            description="Rebuild even when no input changed since the last build the quality gate passed.",
+            description="Rebuild even when no input changed since the last build the quality gate judged.",
         ),
     },
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"},

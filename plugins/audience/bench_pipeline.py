@@ -111,10 +111,7 @@ def _stage_ml(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stage_dbt(opts: dict[str, Any]) -> dict[str, Any]:
-    from audience import (
-        dbt,  # noqa: PLC0415
-        pipeline,  # noqa: PLC0415
-    )
+    from audience import dbt, pipeline  # noqa: PLC0415
 
     inputs = pipeline.segments_changed(fail_on_failed_gate=False)
     if inputs is None:  # the gate judged a build of the same inputs: dbt, gate and report skip

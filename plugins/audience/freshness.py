@@ -16,8 +16,9 @@ around the loaders (by hand, with psql) are not seen: trigger the build with ``f
 date is ``AUDIENCE_AS_OF_DATE`` when set, else today (UTC): models that count days from today
 rebuild once a day even when nothing new arrived. Code is hashed file by file.
 
-A step records its fingerprint only when it succeeded: the ML steps when their model was
-written, ``segments`` when the quality gate passed on the build. A failed or never-run step
+A step records its fingerprint only when it finished: the ML steps when their model was
+written, ``segments`` when the quality gate judged the build (with its verdict: the same inputs
+after a failed gate fail at once, see ``pipeline.segments_changed``). A failed or never-run step
 always runs. ``force=True`` runs it anyway (the DAG's ``force`` param).
 """
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -94,8 +94,10 @@ def ensure_table(conn: psycopg.Connection) -> None:
 
 
 def as_of_key() -> str:
-    value = os.environ.get("AUDIENCE_AS_OF_DATE", "").strip()
-    return value or datetime.now(UTC).date().isoformat()
+    """The models' "today" (``pipeline.as_of_date``: ``AUDIENCE_AS_OF_DATE``, checked), else today UTC."""
+    from audience.pipeline import as_of_date  # noqa: PLC0415
+
+    return (as_of_date() or datetime.now(UTC).date()).isoformat()
 
 
 def files_hash(paths: Iterable[Path]) -> str:

@@ -235,6 +235,11 @@ def _prepare(conn: psycopg.Connection, entity: str, full_refresh: bool) -> Any:
     return get_watermark(conn, SOURCE, entity)
 
 
+def _reject_key(element: Any) -> str:
+    """A short hash of a malformed comment, kept in the watermark so it is rejected once."""
+    return hashlib.sha256(json.dumps(element, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _comment(item: Any, post: str) -> tuple[Record | Reject, int | None]:
     if not isinstance(item, dict):
         return Reject("not_an_object: comment is not a JSON object", item), None
@@ -283,9 +288,7 @@ def load_comments(
             item, ms = _comment(element, urn)
             if ms is None:
                 # a malformed comment read again (the overlap page) was kept by the run that read it
-                key = hashlib.sha256(json.dumps(element, sort_keys=True, default=str).encode()).hexdigest()[
-                    :16
-                ]
+                key = _reject_key(element)
                 if key not in rejected:
                     rejected.add(key)
                     yield item
