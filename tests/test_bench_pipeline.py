@@ -36,6 +36,10 @@ def test_bench_runs_every_stage_and_writes_the_report(warehouse_server, tmp_path
         assert first[name]["rows"] > 0 and first[name]["rows_per_s"] > 0, name
     assert first["validation"]["verdict"] in {"PASS", "FAIL"} and first["validation"]["checks"] > 0
     assert size["raw_rows"] == first["ingest"]["rows"]
+    # the two models ran in processes of their own, as the DAG's two tasks: each has its own peak
+    ml_peaks = first["ml"]["part_peak_rss_mb"]
+    assert set(ml_peaks) == {"psychographic", "propensity"} and min(ml_peaks.values()) > 0
+    assert first["ml"]["peak_rss_mb"] >= max(ml_peaks.values())
     # the second run finds nothing new: no raw row loaded, nothing sent
     second = size["second_run"]["stages"]
     assert second["ingest"]["rows"] == 0

@@ -8,9 +8,10 @@ For each size (``--contacts N [N ...]``, ``--events-per-contact M``, default 20)
    the warehouse server;
 2. the pipeline runs as the DAGs' tasks do, one stage after the other, each in
    its own subprocess running the same callables (``audience.pipeline``):
-   ``ingest`` (every feed of the catalogue), ``ml`` (psychographic profiles,
-   purchase propensity), ``dbt`` (one ``dbt build`` of the project, all models,
-   seeds, snapshots and tests, with the profile's threads), ``validation``
+   ``ingest`` (every feed of the catalogue), ``ml`` (psychographic profiles
+   and purchase propensity, each in a process of its own, as the DAG's two
+   tasks are), ``dbt`` (one ``dbt build`` of the project, all models, seeds,
+   snapshots and tests, with the profile's threads), ``validation``
    (the quality gate and the run report) and ``sync`` (every audience ×
    destination the catalogue asks for, to the sandbox platforms);
 3. the floor: every ``raw.*`` table the ingest wrote is copied out to a file
@@ -90,20 +91,53 @@ def _stage_ingest(opts: dict[str, Any]) -> dict[str, Any]:
     return {"rows": rows, "rejected": rejected, "parts": parts}
 
 
-def _stage_ml(opts: dict[str, Any]) -> dict[str, Any]:
+def _ml_model(name: str) -> dict[str, Any]:
     from audience import pipeline  # noqa: PLC0415
 
     started = time.monotonic()
-    psycho = pipeline.psychographic_profiles()
-    middle = time.monotonic()
-    prop = pipeline.purchase_propensity()
-    ended = time.monotonic()
-    skipped = [
-        name for name, summary in (("psychographic", psycho), ("propensity", prop)) if "skipped" in summary
-    ]
+    summary = pipeline.psychographic_profiles() if name == "psychographic" else pipeline.purchase_propensity()
+    return {"summary": summary, "seconds": round(time.monotonic() - started, 2)}
+
+
+def _stage_ml_psychographic(opts: dict[str, Any]) -> dict[str, Any]:
+    return _ml_model("psychographic")
+
+
+def _stage_ml_propensity(opts: dict[str, Any]) -> dict[str, Any]:
+    return _ml_model("propensity")
+
+
+def _run_child_stage(name: str, opts_file: str, out_file: Path) -> tuple[dict[str, Any], float]:
+    """One ``_stage`` in a child process: its result and its own peak RSS in MB (from ``wait4``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audience.bench_pipeline", "_stage", name, opts_file, str(out_file)]
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0 or not out_file.exists():
+        raise RuntimeError(f"{name} failed with exit code {proc.returncode}")
+    return json.loads(out_file.read_text()), usage.ru_maxrss / 1024
+
+
+def _stage_ml(opts: dict[str, Any]) -> dict[str, Any]:
+    """The two models, each in its own process as the DAG's two tasks are (peaks kept apart)."""
+    opts_file = opts["_opts_file"]
+    parts: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    for name in ("psychographic", "propensity"):
+        out = Path(opts_file).with_name(Path(opts_file).name.replace(".opts.json", f".{name}.json"))
+        out.unlink(missing_ok=True)
+        result, peak = _run_child_stage(f"ml_{name}", opts_file, out)
+        summaries[name] = result["summary"]
+        parts[name] = result["seconds"]
+        peaks[name] = round(peak, 1)
+    psycho, prop = summaries["psychographic"], summaries["propensity"]
+    skipped = [name for name, summary in summaries.items() if "skipped" in summary]
     return {
         "rows": int(psycho.get("authors", 0)) + int(prop.get("scored", 0)),
-        "parts": {"psychographic": round(middle - started, 2), "propensity": round(ended - middle, 2)},
+        "parts": parts,
+        "part_peak_rss_mb": peaks,
         **({"skipped": skipped} if skipped else {}),
         "propensity_auc_holdout": prop.get("auc_holdout"),
         "silhouette": psycho.get("silhouette"),
@@ -191,6 +225,8 @@ STAGE_FUNCS = {
     "generate": _stage_generate,
     "ingest": _stage_ingest,
     "ml": _stage_ml,
+    "ml_psychographic": _stage_ml_psychographic,
+    "ml_propensity": _stage_ml_propensity,
     "dbt": _stage_dbt,
     "validation": _stage_validation,
     "sync": _stage_sync,
@@ -206,7 +242,7 @@ def stage_main(argv: list[str]) -> int:
     name, opts_file, out_file = argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     runtime.quiet_logging()
-    opts = json.loads(Path(opts_file).read_text())
+    opts = {**json.loads(Path(opts_file).read_text()), "_opts_file": opts_file}
     profile = os.environ.get("AUDIENCE_BENCH_PROFILE") == "1" and name != "generate"
     if profile:
         import cProfile  # noqa: PLC0415
@@ -610,6 +646,9 @@ def render(report: dict[str, Any]) -> str:
                     f"{prefix + name:<12}{s['wall_s']:>10.1f}{s['rows']:>14,}{s['rows_per_s']:>12,.0f}"
                     f"{s['peak_rss_mb']:>10.0f}{s['peak_backend_rss_mb']:>8.0f}"
                 )
+                for part, peak in s.get("part_peak_rss_mb", {}).items():
+                    seconds = s.get("parts", {}).get(part, 0.0)
+                    lines.append(f"{'  ' + part:<12}{seconds:>10.1f}{'':>26}{peak:>10.0f}")
         lines.append(
             f"{'pipeline':<12}{size['pipeline_s']:>10.1f}{size['raw_rows']:>14,}{size['pipeline_rows_per_s']:>12,.0f}"
             f"{size['peak_rss_mb']:>10.0f}{size['peak_backend_rss_mb']:>8.0f}"
