@@ -38,7 +38,7 @@ from sandbox import locales
 
 log = logging.getLogger(__name__)
 
-VERSION = 2  # 2: web events as funnel journeys in in-market bursts
+VERSION = 3  # 2: web events as funnel journeys in in-market bursts; 3: a long tail of surnames
 DEFAULT_AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 HISTORY_DAYS = 3 * 365  # contacts were created over the three years before as_of
 EVENT_DAYS = 90  # web events cover the 90 days before as_of
@@ -368,6 +368,14 @@ class _Tables:
         female = _name_forms(locales.FEMALE)
         male = _name_forms(locales.MALE)
         last = _name_forms(locales.LAST)
+        # the long tail of surnames (locales.SURNAME_TAIL_SHARE of contacts): one table per family
+        tails: dict[tuple[str, ...], tuple[_NameForms, ...]] = {}
+        self.surname_tail: dict[str, tuple[_NameForms, ...]] = {}
+        for c in locales.COUNTRY_WEIGHTS:
+            names = locales.surname_tail(c)
+            if names not in tails:
+                tails[names] = _name_forms({c: names})[c]
+            self.surname_tail[c] = tails[names]
         rows = communes_mod.load()
         city_pop: dict[str, int] = {}
         for row in rows:
@@ -555,6 +563,7 @@ def generate(
     import_left = import_ms = 0
     persona_t, country_t, urban_t, town_t = tabs.persona, tabs.country, tabs.urban, tabs.town
     cluster_any, gender_t, by_country = tabs.cluster_any, tabs.gender, tabs.by_country
+    surname_tail, tail_bits, tail_share = tabs.surname_tail, locales.SURNAME_TAIL_BITS, locales.SURNAME_TAIL_SHARE
     contact_buf: list[str] = []
     truth_buf: list[str] = []
     with (
@@ -574,7 +583,7 @@ def generate(
             birth = births[as_of_ord - age * 365 - age // 4 - 1 - int(rnd() * 364) - birth_base]
             true_age = as_of_year - birth.year - (as_of_md < (birth.month, birth.day))
             first = (female_t if female else male_t)[bits(BITS)]
-            last = last_t[bits(BITS)]
+            last = surname_tail[country][bits(tail_bits)] if rnd() < tail_share else last_t[bits(BITS)]
             cluster = tabs.interests[persona.name][bits(BITS)]
             intent = persona.intent_mean + (rnd() + rnd() + rnd() - 1.5) * 0.45
             intent = 0.01 if intent < 0.01 else 0.99 if intent > 0.99 else intent

@@ -35,7 +35,15 @@ def test_bench_runs_every_stage_and_writes_the_report(warehouse_server, tmp_path
     for name in ("generate", "ingest", "ml", "dbt", "validation", "sync"):
         assert first[name]["rows"] > 0 and first[name]["rows_per_s"] > 0, name
     assert first["validation"]["verdict"] in {"PASS", "FAIL"} and first["validation"]["checks"] > 0
+    # the failing checks are kept, with their severity: a FAIL names at least one critical one
+    failed = first["validation"]["failed_checks"]
+    assert all(set(c) == {"table", "check", "severity", "message"} for c in failed)
+    if first["validation"]["verdict"] == "FAIL":
+        assert any(c["severity"] == "critical" for c in failed)
     assert size["raw_rows"] == first["ingest"]["rows"]
+    # the PostgreSQL backends serving the bench database are measured too (a lookup of the
+    # postmaster after the session had closed once left them at 0)
+    assert first["ingest"]["peak_backend_rss_mb"] > 0 and first["dbt"]["peak_backend_rss_mb"] > 0
     # the two models ran in processes of their own, as the DAG's two tasks: each has its own peak
     ml_peaks = first["ml"]["part_peak_rss_mb"]
     assert set(ml_peaks) == {"psychographic", "propensity"} and min(ml_peaks.values()) > 0

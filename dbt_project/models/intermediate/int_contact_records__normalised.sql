@@ -2,6 +2,10 @@
 -- cleaned and typed the same way whatever its source: email and phone in canonical form (the keys
 -- identity resolution matches on), birth date parsed, gender and country mapped to codes.
 -- The rules are macro contact_fields_canonical_ctes, which `audience identity normalize` runs too.
+-- A table, analysed once built (unlike most intermediate models, views): identity resolution,
+-- the person merge and their tests all read it, and as a view each of them re-ran every regex
+-- over every record (README, Benchmark).
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 with
 
 contacts as (

@@ -7,6 +7,9 @@
 -- person_id = md5 of the component's anchor record ('<source>:<id>'): its HubSpot contact with the
 -- lowest id when it has one (so it equals person_key('hubspot', id), the id the sync ledger holds),
 -- else its oldest record (created, else updated, first).
+-- A table, analysed once built: the recursive walk is the costliest query of the identity chain,
+-- and the person merge, person_source_ids and the tests each re-ran it when it was a view.
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 with
 
 records as (

@@ -2,6 +2,9 @@
 -- (lower-case hex; '' when missing). EXTERN_ID is the person id, sent unhashed.
 -- The rules are macro platform_identifiers_ctes, which `audience identity normalize` runs too.
 -- (No ST: the CRM sources carry no state or region.)
+-- A table, analysed once built: audience_members and the tests read it; as a view, each
+-- recomputed the whole identity chain and every digest.
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 with
 
 persons as (

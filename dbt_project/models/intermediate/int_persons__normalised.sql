@@ -4,6 +4,8 @@
 -- (records ordered by updated_at, then HubSpot, Salesforce Contact, Salesforce Lead, files, then id).
 -- Consent is the latest signal from any source (with its source and time); missing everywhere = no.
 -- Erasure: a request from any record of the person, on any version ever loaded, wins for good.
+-- A table, analysed once built: persons, int_persons__hashed and the tests read it.
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
 with
 
 records as (

@@ -279,17 +279,24 @@ def _stage_events(cur: psycopg.Cursor, end: datetime) -> int:
 
 
 def _snapshot(cur: psycopg.Cursor, cutoff: datetime, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels at ``cutoff``, read from a server-side cursor a batch at a time.
+
+    Only numpy arrays are kept: a whole result as Python tuples (one float or Decimal object per
+    value) was most of this model's peak memory at 1M contacts (README, Benchmark)."""
     horizon_end = cutoff + timedelta(days=params["horizon_days"])
-    cur.execute(
-        _snapshot_sql(params["lookback_days"], with_label=True),
-        {"cutoff": cutoff, "horizon_end": horizon_end},
-    )
-    rows = cur.fetchall()
-    if not rows:
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    with cur.connection.cursor(name=f"propensity_snapshot_{cutoff:%Y%m%d}") as named:
+        named.execute(
+            _snapshot_sql(params["lookback_days"], with_label=True),
+            {"cutoff": cutoff, "horizon_end": horizon_end},
+        )
+        while batch := named.fetchmany(SCORE_BATCH):
+            xs.append(np.array([r[1:-1] for r in batch], dtype=float))
+            ys.append(np.array([r[-1] for r in batch], dtype=int))
+    if not xs:
         return np.empty((0, len(FEATURES))), np.empty(0, dtype=int)
-    x = np.array([r[1:-1] for r in rows], dtype=float)
-    y = np.array([r[-1] for r in rows], dtype=int)
-    return x, y
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def _new_model(params: dict[str, Any]):
@@ -366,6 +373,9 @@ def run(conn: psycopg.Connection, *, as_of: date | None = None, params: dict[str
     train_cutoff, test_cutoff = end - 2 * horizon, end - horizon
 
     with conn.cursor() as cur:
+        # the snapshots and the scores are read whole through server-side cursors: plan for all rows
+        # (the default plans a cursor for its first 10%, which favours nested loops)
+        cur.execute("set local cursor_tuple_fraction = 1.0")
         n_events = _stage_events(cur, end)
         x_train, y_train = _snapshot(cur, train_cutoff, p)
         x_test, y_test = _snapshot(cur, test_cutoff, p)
