@@ -501,7 +501,7 @@ def bench_size(
         log.warning("  generate   reused %s (not timed)", world)
     else:
         out["stages"]["generate"] = _run_stage("generate", opts, env, work, "run1", ctx)
-    as_of = str(json.loads(meta.read_text()).get("as_of") or "")[:10]
+    as_of = str(json.loads(meta_file.read_text()).get("as_of") or "")[:10]
     env["AUDIENCE_AS_OF_DATE"] = as_of
     env["AUDIENCE_WORLD_DIR"] = str(world)
     _admin_exec(server, f'drop database if exists "{dbname}" with (force)')
