@@ -6,14 +6,15 @@ Runs between ingestion and dbt (``run(conn)``); dbt reads its tables as the sour
 1. **Text.** The latest version of every Facebook and LinkedIn comment is read from ``raw``
    through a server-side cursor, cleaned, its language detected (French / English), and
    lemmatised (``audience.ml.text``). Only content lemmas are kept per author (no raw text
-   is held or written).
+   is held or written), and of the comments only counts (``CommentCounts``).
 2. **Embedding.** One document per *author* (all their comments). Terms are weighted by
    TF-IDF, then projected onto the posts the comments were written under: each term's
    vector is its positive PMI with each post (context-distribution smoothing 0.75). Words
    said under every post alike ("can't wait", "déjà commandé") get ~zero weight, and the
    French and English words used under the same posts land together, so one cluster holds
-   both languages. The author vectors are reduced with TruncatedSVD and L2-normalised: that
-   is the embedding stored in pgvector (``ml.author_embeddings``, ``real[]`` when the server
+   both languages. The author vectors are reduced to their top singular directions (exactly,
+   through the posts' Gram matrix when the posts are few; TruncatedSVD otherwise) and
+   L2-normalised: that is the embedding stored in pgvector (``ml.author_embeddings``, ``real[]`` when the server
    has no ``vector`` extension). With fewer than three posts to learn from, plain LSA over the
    TF-IDF matrix is used instead. (Plain LSA was measured on the 5,000-contact world: it
    clusters comment *templates*, not interests — adjusted Rand index about 0.)
@@ -34,9 +35,10 @@ history stays in ``ml.psychographic_runs``.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -171,13 +173,14 @@ class Settings:
             raise ValueError("min_terms and min_df must be at least 1")
 
 
-@dataclass
+@dataclass(slots=True)
 class Author:
+    # slots, and no per-author Counter: half a million authors at 1M contacts
     platform: str
     author_id: str
     comment_count: int = 0
     last_comment_at: datetime | None = None
-    languages: Counter = field(default_factory=Counter)
+    languages: dict[str, int] | None = None
     lemmas: list[str] = field(default_factory=list)
     has_text: bool = False
 
@@ -187,6 +190,17 @@ class Author:
             return None
         (lang, _), *_ = sorted(self.languages.items(), key=lambda kv: (-kv[1], kv[0]))
         return lang
+
+
+@dataclass
+class CommentCounts:
+    """What the embedding needs of the comments, counted as they are read (the comments
+    themselves are not kept): how many, in how many comments each lemma occurs, and under each
+    post in how many comments each lemma occurs."""
+
+    comments: int = 0
+    document_frequency: Counter[str] = field(default_factory=Counter)
+    post_terms: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -210,13 +224,13 @@ def _stream_comments(conn: psycopg.Connection, batch: int = 2000) -> Iterator[tu
 
 def read_authors(
     rows: Iterable[tuple],
-) -> tuple[list[Author], list[tuple[int, str, list[str]]], Counter[str], dict[str, Counter[str]]]:
+) -> tuple[list[Author], CommentCounts, Counter[str], dict[str, Counter[str]]]:
     """From (platform, author_id, message, post_id, created_at) rows: the authors (first seen
-    first), each comment as (author index, post id, content lemmas), counts of skipped rows, and
-    the written forms of each lemma (to show terms as people write them)."""
+    first) with their content lemmas, the comments' counts (:class:`CommentCounts`), counts of
+    skipped rows, and the written forms of each lemma (to show terms as people write them)."""
     authors: list[Author] = []
     index: dict[tuple[str, str], int] = {}
-    meta: list[tuple[int, str]] = []
+    pending: deque[tuple[int, str]] = deque()  # (author index, post id) of rows read, not yet lemmatised
     skipped: Counter[str] = Counter()
 
     def items() -> Iterator[tuple[str, str | None]]:
@@ -235,22 +249,28 @@ def read_authors(
             cleaned = textmod.clean_comment(message)
             lang = textmod.detect_language(cleaned)
             if lang:
-                author.languages[lang] += 1
+                if author.languages is None:
+                    author.languages = {}
+                author.languages[lang] = author.languages.get(lang, 0) + 1
             author.has_text = author.has_text or bool(cleaned)
-            meta.append((index[key], post_id or ""))
+            pending.append((index[key], sys.intern(str(post_id)) if post_id else ""))
             yield cleaned, lang
 
-    comments: list[tuple[int, str, list[str]]] = []
+    counts = CommentCounts()
     forms: dict[str, Counter[str]] = defaultdict(Counter)
-    # lemmatise() yields the i-th result only after items() has produced (and recorded) the i-th row
-    for i, pairs in enumerate(textmod.lemmatise(items())):
-        author_index, post_id = meta[i]
+    # lemmatise() yields a row's result only after items() has produced (and recorded) that row
+    for pairs in textmod.lemmatise(items()):
+        author_index, post_id = pending.popleft()
         lemmas = [lemma for lemma, _ in pairs]
         for lemma, word in pairs:
             forms[lemma][word] += 1
         authors[author_index].lemmas.extend(lemmas)
-        comments.append((author_index, post_id, lemmas))
-    return authors, comments, skipped, forms
+        distinct = set(lemmas)
+        counts.comments += 1
+        counts.document_frequency.update(distinct)
+        if post_id and distinct:
+            counts.post_terms.update((post_id, term) for term in distinct)
+    return authors, counts, skipped, forms
 
 
 # --------------------------------------------------------------------------- embedding
@@ -265,21 +285,20 @@ class Embedding:
 
 
 def _context_ppmi(
-    comments: Sequence[tuple[int, str, list[str]]], vocabulary: dict[str, int], alpha: float = 0.75
+    post_terms: Counter[tuple[str, str]], vocabulary: dict[str, int], alpha: float = 0.75
 ) -> np.ndarray | None:
-    """Terms × posts positive PMI (context distribution smoothed by ``alpha``); None with < 3 posts."""
-    posts = sorted({post for _, post, lemmas in comments if post and lemmas})
+    """Terms × posts positive PMI (context distribution smoothed by ``alpha``); None with < 3 posts.
+
+    ``post_terms``: (post, lemma) -> comments under the post that hold the lemma."""
+    posts = sorted({post for post, _ in post_terms})
     if len(posts) < 3:
         return None
     column = {post: j for j, post in enumerate(posts)}
     counts = np.zeros((len(vocabulary), len(posts)))
-    for _, post, lemmas in comments:
-        if not post:
-            continue
-        for term in set(lemmas):
-            i = vocabulary.get(term)
-            if i is not None:
-                counts[i, column[post]] += 1
+    for (post, term), n in post_terms.items():
+        i = vocabulary.get(term)
+        if i is not None:
+            counts[i, column[post]] += n
     total = counts.sum()
     if total == 0:
         return None
@@ -292,9 +311,31 @@ def _context_ppmi(
     return np.maximum(pmi, 0.0)
 
 
+GRAM_MAX_COLUMNS = 4096  # a dense space this narrow is reduced through its Gram matrix
+
+
+def _top_components(x: np.ndarray, n_components: int) -> np.ndarray:
+    """``x`` projected on its top ``n_components`` right singular vectors, exactly.
+
+    What TruncatedSVD(...).fit_transform(x) gives (x @ V, each component's sign set so that its
+    largest entry is positive, as sklearn's ``svd_flip(u_based_decision=False)``), found from the
+    columns' Gram matrix: x has as many columns as posts (tens), and the randomized solver held
+    several (rows x components) arrays plus a centred copy of x at once, about 840 MB at 1M
+    contacts, where this holds only the result."""
+    gram = x.T @ x
+    values, vectors = np.linalg.eigh(gram)  # ascending eigenvalues
+    top = np.argsort(values, kind="stable")[::-1][:n_components]
+    components = vectors[:, top].T.copy()
+    largest = np.argmax(np.abs(components), axis=1)
+    signs = np.sign(components[np.arange(components.shape[0]), largest])
+    signs[signs == 0] = 1.0
+    components *= signs[:, None]
+    return x @ components.T
+
+
 def embed(
     authors: Sequence[Author],
-    comments: Sequence[tuple[int, str, list[str]]],
+    comments: CommentCounts,
     *,
     dims: int,
     min_df: int,
@@ -305,28 +346,30 @@ def embed(
     from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
     from sklearn.preprocessing import normalize  # noqa: PLC0415
 
-    df: Counter[str] = Counter()
-    for _, _, lemmas in comments:
-        df.update(set(lemmas))
-    terms = sorted(t for t, n in df.items() if n >= min_df)
+    terms = sorted(t for t, n in comments.document_frequency.items() if n >= min_df)
     if not terms:
         return Embedding(np.zeros((len(authors), dims)), None, np.array([]), "none")
     vocabulary = {t: i for i, t in enumerate(terms)}
     vectoriser = TfidfVectorizer(analyzer=lambda doc: doc, vocabulary=vocabulary, sublinear_tf=True)
     tfidf = vectoriser.fit_transform([a.lemmas for a in authors])
-    ppmi = _context_ppmi(comments, vocabulary)
+    ppmi = _context_ppmi(comments.post_terms, vocabulary)
     if ppmi is not None and ppmi.any():
         space, method = tfidf @ ppmi, "post_ppmi_svd"
     else:
         space, method = tfidf, "lsa"
-    space = normalize(space)
+    # the product is a new dense (authors x posts) array: normalised in place (at 1M contacts each
+    # copy of it was hundreds of MB); TF-IDF itself is kept as it is for the top terms
+    space = normalize(space, copy=method != "post_ppmi_svd")
     n_components = min(dims, space.shape[1] - 1, max(space.shape[0] - 1, 1))
-    if n_components >= 2:
+    if n_components >= 2 and isinstance(space, np.ndarray) and space.shape[1] <= GRAM_MAX_COLUMNS:
+        reduced = _top_components(space, n_components)
+    elif n_components >= 2:
         reduced = TruncatedSVD(n_components=n_components, random_state=seed).fit_transform(space)
     else:
         reduced = np.asarray(space.todense() if hasattr(space, "todense") else space)
+    del space
     vectors = np.zeros((len(authors), dims))
-    vectors[:, : reduced.shape[1]] = normalize(reduced)[:, :dims]
+    vectors[:, : reduced.shape[1]] = normalize(reduced, copy=False)[:, :dims]
     return Embedding(vectors, tfidf, np.array(terms), method)
 
 
@@ -354,7 +397,7 @@ def select_k(
     from scipy.cluster.hierarchy import fcluster, linkage  # noqa: PLC0415
     from sklearn.cluster import KMeans  # noqa: PLC0415
     from sklearn.metrics import silhouette_score  # noqa: PLC0415
-    from sklearn.metrics.pairwise import cosine_distances  # noqa: PLC0415
+    from sklearn.metrics.pairwise import cosine_similarity  # noqa: PLC0415
 
     n = x.shape[0]
     k_max = min(k_max, n - 1)
@@ -367,7 +410,12 @@ def select_k(
         sample = np.random.RandomState(seed).permutation(n)[:silhouette_sample]
     else:
         sample = np.arange(n)
-    distances = cosine_distances(x[sample])
+    # sklearn's cosine_distances, step for step, but clipped in place: its clip made a second
+    # sample x sample matrix (200 MB for 5,000 authors) alive at the same time as the first
+    distances = cosine_similarity(x[sample])
+    distances *= -1
+    distances += 1
+    np.clip(distances, 0.0, 2.0, out=distances)
     np.fill_diagonal(distances, 0.0)
 
     def silhouette(labels: np.ndarray) -> float | None:
@@ -378,7 +426,9 @@ def select_k(
     candidates: list[Candidate] = []
     tree = linkage(x, method="average", metric="cosine") if n <= max_agglomerative else None
     for k in range(k_min, k_max + 1):
-        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x)
+        # copy_x=False: KMeans centres x in place and adds the mean back (x may change by an ulp)
+        # instead of centring a copy of it: at 1M contacts that copy, 244 MB, made the peak
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed, copy_x=False).fit(x)
         candidates.append(Candidate("kmeans", k, silhouette(km.labels_), float(km.inertia_), km.labels_))
         if tree is not None:
             labels = fcluster(tree, k, criterion="maxclust") - 1
@@ -460,10 +510,11 @@ def run(conn: psycopg.Connection, *, seed: int = 0, settings: Settings | None = 
     conn.commit()
 
     authors, comments, skipped, forms = read_authors(_stream_comments(conn))
+    n_comments = comments.comments
     conn.commit()  # closes the server-side cursor's transaction
     log.info(
         "psychographic: %d comments by %d authors read and lemmatised in %.1fs (%d without author)",
-        len(comments),
+        n_comments,
         len(authors),
         time.monotonic() - t0,
         skipped["no_author"],
@@ -480,6 +531,7 @@ def run(conn: psycopg.Connection, *, seed: int = 0, settings: Settings | None = 
     if eligible:
         t1 = time.monotonic()
         emb = embed(authors, comments, dims=settings.dims, min_df=settings.min_df, seed=seed)
+        del comments
         method = emb.method
         vectors = emb.vectors
         known = [i for i in eligible if np.any(emb.vectors[i])]
@@ -614,7 +666,7 @@ def run(conn: psycopg.Connection, *, seed: int = 0, settings: Settings | None = 
         )
     summary = {
         "run_id": run_id,
-        "comments": len(comments),
+        "comments": n_comments,
         "authors": len(authors),
         "authors_with_text": sum(a.has_text for a in authors),
         "clustered_authors": len(labels_by_author),
