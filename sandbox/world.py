@@ -563,7 +563,11 @@ def generate(
     import_left = import_ms = 0
     persona_t, country_t, urban_t, town_t = tabs.persona, tabs.country, tabs.urban, tabs.town
     cluster_any, gender_t, by_country = tabs.cluster_any, tabs.gender, tabs.by_country
-    surname_tail, tail_bits, tail_share = tabs.surname_tail, locales.SURNAME_TAIL_BITS, locales.SURNAME_TAIL_SHARE
+    surname_tail, tail_bits, tail_share = (
+        tabs.surname_tail,
+        locales.SURNAME_TAIL_BITS,
+        locales.SURNAME_TAIL_SHARE,
+    )
     contact_buf: list[str] = []
     truth_buf: list[str] = []
     with (

@@ -205,9 +205,7 @@ def _stage_validation(opts: dict[str, Any]) -> dict[str, Any]:
         "verdict": verdict,
         "checks": checks,
         # which checks failed (critical and warnings), with the gate's messages: ids and figures only
-        "failed_checks": [
-            {k: c.get(k) for k in ("table", "check", "severity", "message")} for c in failed
-        ],
+        "failed_checks": [{k: c.get(k) for k in ("table", "check", "severity", "message")} for c in failed],
         "parts": {"gate": round(middle - started, 2), "report": round(ended - middle, 2)},
     }
 
@@ -493,9 +491,12 @@ def bench_size(
 
     meta_file = world / "world.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
-    reuse = reuse_world and meta and (
-        meta.get("contacts"), meta.get("events_per_contact"), meta.get("seed"), meta.get("version")
-    ) == (contacts, events_per_contact, seed, VERSION)
+    reuse = (
+        reuse_world
+        and meta
+        and (meta.get("contacts"), meta.get("events_per_contact"), meta.get("seed"), meta.get("version"))
+        == (contacts, events_per_contact, seed, VERSION)
+    )
     if reuse:
         out["stages"]["generate"] = {"reused": True}
         log.warning("  generate   reused %s (not timed)", world)

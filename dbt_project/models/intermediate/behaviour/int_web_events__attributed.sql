@@ -7,8 +7,8 @@
 -- Visits: a visit (session) is a run of one browser's events with no gap longer than var
 -- visit_timeout_minutes (30); any event counts, not only page views.
 --
--- A table, analysed once built (unlike the other intermediate models, views): five marts and the
--- audiences with event rules read it. As a view, each reader recomputed the windows over every
+-- A table, analysed once built (as the identity chain; most intermediate models are views): five
+-- marts and the audiences with event rules read it. As a view, each reader recomputed the windows over every
 -- event, and the planner, without statistics on the view, estimated one row and joined it to
 -- person_source_ids in a nested loop, quadratic in the events (see README, Benchmark).
 {{ config(materialized='table', post_hook='analyze {{ this }}') }}
