@@ -211,3 +211,20 @@ def test_run_clusters_authors_by_interest(fresh_warehouse, vector_type):
         ).fetchone()
         assert column_type.startswith(vector_type.rstrip("[]")) and dims == psychographic.EMBEDDING_DIM
         assert count == 3 * 8
+
+
+@pytest.mark.parametrize(("rows", "posts", "components"), [(2000, 40, 39), (3000, 12, 11), (500, 70, 64)])
+def test_top_components_are_what_truncated_svd_gives(rows, posts, components):
+    # the exact projection through the Gram matrix replaced TruncatedSVD for narrow dense spaces
+    # (memory at 1M contacts): same values, same signs
+    from sklearn.decomposition import TruncatedSVD
+
+    rng = np.random.default_rng(7)
+    x = np.abs(rng.normal(size=(rows, posts))) * rng.random(posts) * 3
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    expected = TruncatedSVD(n_components=components, random_state=0).fit_transform(x)
+    got = psychographic._top_components(x, components)
+    assert got.shape == expected.shape
+    # leading components agree to rounding; the trailing ones within the randomized solver's error
+    assert np.abs(got[:, :10] - expected[:, :10]).max() < 1e-9
+    assert np.abs(got - expected).max() < 1e-5
