@@ -28,6 +28,5 @@ dag = ingest_dag(
     schedule="@monthly",
     tags=["open-data", "insee", "eurostat"],
     doc_md=__doc__,
-    one_at_a_time=True,
     since_help="INSEE geography reference date (YYYY-MM-DD) / Eurostat first year; empty = defaults.",
 )

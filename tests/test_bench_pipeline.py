@@ -23,6 +23,8 @@ def test_bench_runs_every_stage_and_writes_the_report(warehouse_server, tmp_path
     assert set(report) == {"machine", "memory_measure", "sizes", "targets"}
     (size,) = report["sizes"]
     assert size["contacts"] == 300 and size["events_per_contact"] == 2
+    # the default: two task slots, so the feeds, the two models and the sync targets ran side by side
+    assert size["workers"] == bench_pipeline.DEFAULT_WORKERS == 2
     assert list(size["stages"]) == list(bench_pipeline.STAGES)
     assert list(size["second_run"]["stages"]) == list(bench_pipeline.PIPELINE_STAGES)
     for stages in (size["stages"], size["second_run"]["stages"]):
@@ -41,6 +43,10 @@ def test_bench_runs_every_stage_and_writes_the_report(warehouse_server, tmp_path
     if first["validation"]["verdict"] == "FAIL":
         assert any(c["severity"] == "critical" for c in failed)
     assert size["raw_rows"] == first["ingest"]["rows"]
+    # every feed of the catalogue ran once, whatever slot took it
+    from audience.sources.catalog import FEEDS
+
+    assert sorted(first["ingest"]["parts"]) == sorted(f.task_id for f in FEEDS)
     # the PostgreSQL backends serving the bench database are measured too (a lookup of the
     # postmaster after the session had closed once left them at 0)
     assert first["ingest"]["peak_backend_rss_mb"] > 0 and first["dbt"]["peak_backend_rss_mb"] > 0
@@ -108,3 +114,15 @@ def test_targets_are_judged_on_the_figures():
     assert by_target[("unchanged second run / first run", 100_000)]["verdict"] == "MET"
     assert by_target[("unchanged second run / first run", 1_000_000)]["verdict"] == "MISSED"
     assert all("note" not in v for v in verdicts)
+
+
+def test_task_slots_keep_the_order_and_fail_the_stage():
+    import math
+    import operator
+
+    # two spawned processes, results in the items' order, as one slot gives them
+    assert bench_pipeline._task_slots(operator.neg, [1, 2, 3, 4, 5], 2) == [-1, -2, -3, -4, -5]
+    assert bench_pipeline._task_slots(operator.neg, [1, 2, 3], 1) == [-1, -2, -3]
+    # a task that fails fails the stage, with its own error
+    with pytest.raises(ValueError, match="math domain error"):
+        bench_pipeline._task_slots(math.sqrt, [4.0, -1.0, 9.0], 2)

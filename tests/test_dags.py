@@ -148,3 +148,25 @@ def test_nothing_touched_at_parse_time(tmp_path):
     assert out["errors"] == {}
     assert EXPECTED <= set(out["dags"])
     assert out["attempts"] == []
+
+
+def test_ingest_tasks_are_wired_as_the_catalogue_chains_them(dagbag):
+    """The bench runs the ingest tasks in ``task_chains()``; the DAGs must wire exactly those chains."""
+    from audience.sources.catalog import OPEN_DATA, SERIAL_FAMILIES, task_chains
+
+    chains = task_chains()
+    assert OPEN_DATA in SERIAL_FAMILIES
+    # the INSEE feeds share one chain (30 requests a minute), Eurostat another; a CRM feed is alone
+    by_first = {chain[0].task_id: [f.task_id for f in chain] for chain in chains}
+    assert by_first["insee__regions"][:2] == ["insee__regions", "insee__departements"]
+    assert len(by_first["insee__regions"]) == 6 and by_first["hubspot__contacts"] == ["hubspot__contacts"]
+    seen = []
+    for chain in chains:
+        dag = dagbag.dags[chain[0].family]
+        for before, feed in zip((None, *chain[:-1]), chain, strict=True):
+            upstream = dag.get_task(feed.task_id).upstream_task_ids
+            assert upstream == ({before.task_id} if before else set()), feed.task_id
+            seen.append(feed.task_id)
+    # every ingest task of every DAG is in exactly one chain
+    ingest_tasks = [t.task_id for d in EXPECTED if d.startswith("ingest_") for t in dagbag.dags[d].tasks]
+    assert sorted(seen) == sorted(ingest_tasks)

@@ -58,6 +58,7 @@ FLOOR_TARGET = 8.0
 GROWTH_TARGET = 1.2  # time may grow 1.2x as fast as the size (10x the contacts -> <= 12x the time)
 MEMORY_TARGET_MB = 2048.0
 SECOND_RUN_TARGET = 0.25
+DEFAULT_WORKERS = 2  # task slots; see --workers
 FLOOR_SCHEMA = "bench_floor"
 POLL_S = 0.2
 
@@ -77,17 +78,55 @@ def _stage_generate(opts: dict[str, Any]) -> dict[str, Any]:
     return {"rows": int(summary["contacts"]) + int(summary["events"]), "parts": {}}
 
 
-def _stage_ingest(opts: dict[str, Any]) -> dict[str, Any]:
+def _ingest_chain(task_ids: tuple[str, ...]) -> list[tuple[str, float, int, int]]:
+    """One chain of ingest tasks, in order: (task, seconds, rows loaded, rows rejected) each."""
     from audience import pipeline  # noqa: PLC0415
-    from audience.sources.catalog import FEEDS  # noqa: PLC0415
 
-    rows, rejected, parts = 0, 0, {}
-    for feed in FEEDS:
+    done = []
+    for task_id in task_ids:
         started = time.monotonic()
-        summary = pipeline.ingest(feed.task_id)
-        parts[feed.task_id] = round(time.monotonic() - started, 2)
-        rows += int(summary.get("rows_loaded", 0))
-        rejected += int(summary.get("rows_rejected", 0))
+        summary = pipeline.ingest(task_id)
+        seconds = round(time.monotonic() - started, 2)
+        done.append(
+            (task_id, seconds, int(summary.get("rows_loaded", 0)), int(summary.get("rows_rejected", 0)))
+        )
+    return done
+
+
+def _sync_target(target: dict[str, Any]) -> tuple[str, float, dict[str, Any]]:
+    from audience import pipeline  # noqa: PLC0415
+
+    started = time.monotonic()
+    summary = pipeline.sync_one(target["audience_key"], target["destination"])
+    key = f"{target['audience_key']}->{target['destination']}"
+    return key, round(time.monotonic() - started, 2), summary
+
+
+def _task_slots(func: Any, items: list[Any], workers: int) -> list[Any]:
+    """``func`` over ``items`` as a worker with ``workers`` task slots runs a DAG's independent tasks.
+
+    One slot: in order, in this process. More: a pool of that many processes (spawned, as a
+    Celery worker's prefork pool or the local executor's workers are processes), each taking
+    the next item when free, in the items' order. A task that fails fails the stage.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    import multiprocessing  # noqa: PLC0415
+
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(items))) as pool:
+        return list(pool.imap(func, items, chunksize=1))
+
+
+def _stage_ingest(opts: dict[str, Any]) -> dict[str, Any]:
+    from audience.sources.catalog import task_chains  # noqa: PLC0415
+
+    chains = [tuple(feed.task_id for feed in chain) for chain in task_chains()]
+    rows, rejected, parts = 0, 0, {}
+    for done in _task_slots(_ingest_chain, chains, int(opts.get("workers", 1))):
+        for task_id, seconds, loaded, dropped in done:
+            parts[task_id] = seconds
+            rows += loaded
+            rejected += dropped
     return {"rows": rows, "rejected": rejected, "parts": parts}
 
 
@@ -107,11 +146,16 @@ def _stage_ml_propensity(opts: dict[str, Any]) -> dict[str, Any]:
     return _ml_model("propensity")
 
 
-def _run_child_stage(name: str, opts_file: str, out_file: Path) -> tuple[dict[str, Any], float]:
-    """One ``_stage`` in a child process: its result and its own peak RSS in MB (from ``wait4``)."""
+def _start_child_stage(name: str, opts_file: str, out_file: Path) -> tuple[subprocess.Popen, Path]:
+    out_file.unlink(missing_ok=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "audience.bench_pipeline", "_stage", name, opts_file, str(out_file)]
     )
+    return proc, out_file
+
+
+def _wait_child_stage(name: str, proc: subprocess.Popen, out_file: Path) -> tuple[dict[str, Any], float]:
+    """A child stage's result and its own peak RSS in MB (from ``wait4``)."""
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0 or not out_file.exists():
@@ -120,15 +164,33 @@ def _run_child_stage(name: str, opts_file: str, out_file: Path) -> tuple[dict[st
 
 
 def _stage_ml(opts: dict[str, Any]) -> dict[str, Any]:
-    """The two models, each in its own process as the DAG's two tasks are (peaks kept apart)."""
+    """The two models, each in its own process as the DAG's two tasks are (peaks kept apart);
+    side by side when the bench has two task slots or more, as the DAG's scheduler runs them."""
     opts_file = opts["_opts_file"]
     parts: dict[str, float] = {}
     peaks: dict[str, float] = {}
     summaries: dict[str, dict[str, Any]] = {}
-    for name in ("psychographic", "propensity"):
-        out = Path(opts_file).with_name(Path(opts_file).name.replace(".opts.json", f".{name}.json"))
-        out.unlink(missing_ok=True)
-        result, peak = _run_child_stage(f"ml_{name}", opts_file, out)
+    names = ("psychographic", "propensity")
+
+    def out_of(name: str) -> Path:
+        return Path(opts_file).with_name(Path(opts_file).name.replace(".opts.json", f".{name}.json"))
+
+    finished: dict[str, tuple[dict[str, Any], float]] = {}
+    if int(opts.get("workers", 1)) >= 2:
+        running = {name: _start_child_stage(f"ml_{name}", opts_file, out_of(name)) for name in names}
+        errors = []
+        for name in names:  # both are waited for, even when the first failed
+            try:
+                finished[name] = _wait_child_stage(f"ml_{name}", *running[name])
+            except RuntimeError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise RuntimeError("; ".join(errors))
+    else:
+        for name in names:
+            started = _start_child_stage(f"ml_{name}", opts_file, out_of(name))
+            finished[name] = _wait_child_stage(f"ml_{name}", *started)
+    for name, (result, peak) in finished.items():
         summaries[name] = result["summary"]
         parts[name] = result["seconds"]
         peaks[name] = round(peak, 1)
@@ -214,11 +276,10 @@ def _stage_sync(opts: dict[str, Any]) -> dict[str, Any]:
     from audience import pipeline  # noqa: PLC0415
 
     sent, requests, parts, outcomes = 0, 0, {}, {}
-    for target in pipeline.sync_targets():
-        started = time.monotonic()
-        summary = pipeline.sync_one(target["audience_key"], target["destination"])
-        key = f"{target['audience_key']}->{target['destination']}"
-        parts[key] = round(time.monotonic() - started, 2)
+    for key, seconds, summary in _task_slots(
+        _sync_target, pipeline.sync_targets(), int(opts.get("workers", 1))
+    ):
+        parts[key] = seconds
         outcomes[key] = summary.get("outcome")
         sent += int(summary.get("added", 0)) + int(summary.get("removed", 0))
         requests += int(summary.get("requests", 0))
@@ -450,6 +511,7 @@ def bench_size(
     reuse_world: bool,
     second_run: bool,
     keep_db: bool,
+    workers: int = 1,
     progress: Any = None,
 ) -> dict[str, Any]:
     """One size: generate, the pipeline, the floor, the second run; ``progress(out)`` is called
@@ -474,6 +536,7 @@ def bench_size(
         "contacts": contacts,
         "events_per_contact": events_per_contact,
         "database": dbname,
+        "workers": workers,
         "stages": {},
         "second_run": None,
     }
@@ -483,6 +546,7 @@ def bench_size(
         "events_per_contact": events_per_contact,
         "seed": seed,
         "dbt_target": str(work / "dbt_target"),
+        "workers": workers,
     }
     log.warning(
         "size %s contacts x %s events: world %s, database %s", contacts, events_per_contact, world, dbname
@@ -638,7 +702,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append("")
         lines.append(
             f"=== {size['contacts']:,} contacts x {size['events_per_contact']} events: "
-            f"{size['raw_rows']:,} raw rows ==="
+            f"{size['raw_rows']:,} raw rows, {size.get('workers', 1)} task slot(s) ==="
         )
         lines.append(f"{'stage':<12}{'wall s':>10}{'rows':>14}{'rows/s':>12}{'peak MB':>10}{'pg MB':>8}")
         runs = [("", size["stages"])]
@@ -702,6 +766,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-second-run", action="store_true", help="skip the unchanged second run")
     p.add_argument("--keep-db", action="store_true", help="keep each size's database afterwards")
     p.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="task slots: how many of a stage's independent tasks (ingest feeds, the two models, the "
+        f"sync targets) run side by side, as an executor with that many slots runs them; 1 = one "
+        f"after the other (default {DEFAULT_WORKERS})",
+    )
+    p.add_argument(
         "--profile",
         action="store_true",
         help="cProfile each Python stage (<stage>.prof beside its log); dbt's own timings are always kept",
@@ -714,9 +786,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     bad = [n for n in args.contacts if n < 100]
-    if bad or args.events_per_contact < 0:
+    if bad or args.events_per_contact < 0 or args.workers < 1:
         print(
-            f"audience bench: --contacts must be >= 100 (got {bad}) and --events-per-contact >= 0",
+            f"audience bench: --contacts must be >= 100 (got {bad}), --events-per-contact >= 0 "
+            f"and --workers >= 1 (got {args.workers})",
             file=sys.stderr,
         )
         return 2
@@ -737,6 +810,7 @@ def main(argv: list[str] | None = None) -> int:
                     reuse_world=args.reuse_world,
                     second_run=not args.no_second_run,
                     keep_db=args.keep_db,
+                    workers=args.workers,
                     # a size's first run is written before its second: a later size may take hours
                     progress=lambda partial: _write(out_json, [*sizes, partial]),
                 )

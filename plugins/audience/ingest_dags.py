@@ -10,7 +10,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from audience.assets import raw_asset
-from audience.sources.catalog import feeds
+from audience.sources.catalog import SERIAL_FAMILIES, feeds
 
 DEFAULT_ARGS = {"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"}
 
@@ -21,10 +21,10 @@ def ingest_dag(
     schedule: str,
     tags: list[str],
     doc_md: str | None,
-    one_at_a_time: bool = False,
     since_help: str = "Load records modified since this ISO date (e.g. 2026-01-31); empty = since last run.",
 ) -> DAG:
-    """The ingest DAG ``dag_id``; ``one_at_a_time`` chains each source's tasks (a shared rate limit)."""
+    """The ingest DAG ``dag_id``; in :data:`SERIAL_FAMILIES` each source's tasks run in turn (a shared rate limit)."""
+    one_at_a_time = dag_id in SERIAL_FAMILIES
     with DAG(
         dag_id=dag_id,
         schedule=schedule,

@@ -15,6 +15,9 @@ CRM = "ingest_crm"
 WEB = "ingest_web_events"
 SOCIAL = "ingest_social"
 OPEN_DATA = "ingest_open_data"
+# families whose feeds of one source run in turn: they share that source's rate limit
+# (INSEE: 30 requests/minute); every other feed is a task of its own that may run beside any other
+SERIAL_FAMILIES = frozenset({OPEN_DATA})
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,19 @@ FEEDS: tuple[Feed, ...] = (
 
 def feeds(family: str) -> tuple[Feed, ...]:
     return tuple(f for f in FEEDS if f.family == family)
+
+
+def task_chains() -> list[tuple[Feed, ...]]:
+    """The ingest tasks as a scheduler may run them: chains that may run side by side, each run in order.
+
+    A feed is a chain of its own, except in :data:`SERIAL_FAMILIES`, where one source's feeds form one
+    chain (the DAG wires them ``a >> b``). Catalogue order within and between chains.
+    """
+    chains: dict[tuple[str, str], list[Feed]] = {}
+    for feed in FEEDS:
+        key = (feed.family, feed.module) if feed.family in SERIAL_FAMILIES else (feed.family, feed.task_id)
+        chains.setdefault(key, []).append(feed)
+    return [tuple(chain) for chain in chains.values()]
 
 
 def by_task_id(task_id: str) -> Feed:

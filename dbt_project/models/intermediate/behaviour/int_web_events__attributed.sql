@@ -98,10 +98,16 @@ numbered as (
 
     select
         flagged.*,
-        sum(case when is_visit_start then 1 else 0 end) over (
-            partition by visitor_key order by event_at, event_id rows unbounded preceding
-        ) as visit_number
+        sum(case when is_visit_start then 1 else 0 end) over visitor_order as visit_number,
+        -- the next event of the same visit (the visitor's next, unless a gap opens a new visit):
+        -- event_transitions counts the steps of visits from these without sorting the events again
+        case
+            when lead(event_at) over visitor_order - event_at
+                <= interval '{{ var("visit_timeout_minutes") | int }} minutes'
+                then lead(event_name) over visitor_order
+        end as visit_next_event_name
     from flagged
+    window visitor_order as (partition by visitor_key order by event_at, event_id rows unbounded preceding)
 
 )
 
@@ -124,7 +130,9 @@ select
     numbered.hubspot_contact_id,
     numbered.attribution_method,
     md5(numbered.visitor_key || ':' || numbered.visit_number) as visit_id,
-    numbered.is_visit_start
+    numbered.is_visit_start,
+    case when not numbered.is_visit_start then numbered.previous_event_at end as visit_previous_event_at,
+    numbered.visit_next_event_name
 from numbered
 left join hubspot_persons
     on numbered.hubspot_contact_id = hubspot_persons.hubspot_contact_id

@@ -13,36 +13,33 @@ events as (
 
 steps as (
 
+    -- one pass over the events, no sort: int_web_events__attributed gives each event the next event
+    -- of its visit (none after the visit's last: 'exit') and the previous one (none, or one before
+    -- the window start: the event is where the visit starts within the window)
     select
-        visit_id,
         event_name,
-        lag(event_name) over visit_order as previous_event_name,
-        lead(event_name) over visit_order as next_event_name
+        coalesce(visit_next_event_name, 'exit') as next_state,
+        count(*) as step_count,
+        count(*) filter (
+            where visit_previous_event_at is null
+                or visit_previous_event_at < {{ behaviour_window_start(var('markov_window_days') | int) }}
+        ) as start_count
     from events
-    window visit_order as (partition by visit_id order by event_at, event_id)
-
-),
-
-transitions as (
-
-    -- every event and what came next (another event, or the end of the visit)
-    select event_name as from_state, coalesce(next_event_name, 'exit') as to_state
-    from steps
-
-    union all
-
-    -- the start of each visit
-    select 'start' as from_state, event_name as to_state
-    from steps
-    where previous_event_name is null
+    group by event_name, coalesce(visit_next_event_name, 'exit')
 
 ),
 
 counted as (
 
-    select from_state, to_state, count(*) as transition_count
-    from transitions
-    group by from_state, to_state
+    select event_name as from_state, next_state as to_state, step_count as transition_count
+    from steps
+
+    union all
+
+    select 'start' as from_state, event_name as to_state, sum(start_count)::bigint as transition_count
+    from steps
+    group by event_name
+    having sum(start_count) > 0
 
 )
 
