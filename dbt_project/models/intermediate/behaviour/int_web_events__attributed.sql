@@ -39,7 +39,8 @@ browser_contacts as (
     from events
     where anonymous_id is not null and hubspot_contact_id is not null
     group by anonymous_id
-    having count(distinct hubspot_contact_id) = 1
+    -- one distinct contact: min = max (a hash aggregate, where count(distinct) sorts every event)
+    having min(hubspot_contact_id) = max(hubspot_contact_id)
 
 ),
 
