@@ -13,7 +13,11 @@ For each size (``--contacts N [N ...]``, ``--events-per-contact M``, default 20)
    tasks are), ``dbt`` (one ``dbt build`` of the project, all models, seeds,
    snapshots and tests, with the profile's threads), ``validation``
    (the quality gate and the run report) and ``sync`` (every audience ×
-   destination the catalogue asks for, to the sandbox platforms);
+   destination the catalogue asks for, to the sandbox platforms). Within a
+   stage, the tasks the DAGs let run side by side (the feeds, in the chains of
+   ``catalog.task_chains()``; the two models; the sync targets) take
+   ``--workers`` task slots (default 2), as an executor with that many slots
+   would; ``--workers 1`` runs them one after the other;
 3. the floor: every ``raw.*`` table the ingest wrote is copied out to a file
    and COPYed back into a plain table of a scratch schema (same columns, no
    index); only the COPY in is timed;
