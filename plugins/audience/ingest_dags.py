@@ -10,7 +10,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from audience.assets import raw_asset
-from audience.sources.catalog import SERIAL_FAMILIES, feeds
+from audience.sources.catalog import SHARED_RATE_LIMIT_SOURCES, feeds
 
 DEFAULT_ARGS = {"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"}
 
@@ -23,8 +23,7 @@ def ingest_dag(
     doc_md: str | None,
     since_help: str = "Load records modified since this ISO date (e.g. 2026-01-31); empty = since last run.",
 ) -> DAG:
-    """The ingest DAG ``dag_id``; in :data:`SERIAL_FAMILIES` each source's tasks run in turn (a shared rate limit)."""
-    one_at_a_time = dag_id in SERIAL_FAMILIES
+    """The ingest DAG ``dag_id``; the tasks of a source of :data:`SHARED_RATE_LIMIT_SOURCES` run in turn."""
     with DAG(
         dag_id=dag_id,
         schedule=schedule,
@@ -49,8 +48,8 @@ def ingest_dag(
                 return ingest(task_id, full_refresh=bool(params["full_refresh"]), since=params.get("since"))
 
             current = load(feed.task_id)
-            if one_at_a_time and feed.module in previous:
-                # one source's tasks share its rate limit (INSEE: 30 requests/minute): run them in turn
+            if feed.module in SHARED_RATE_LIMIT_SOURCES and feed.module in previous:
+                # one source's tasks share its rate limit: side by side they would answer each other's 429s
                 previous[feed.module] >> current
             previous[feed.module] = current
     return dag

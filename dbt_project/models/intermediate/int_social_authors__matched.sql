@@ -2,6 +2,11 @@
 -- Facebook authors show a display name: matched on the folded full name, else (for 'First L.')
 -- on first name + initial; two or more candidate persons → 'ambiguous', left unmatched.
 -- LinkedIn authors are member URNs without a name: kept (they are clustered), never matched.
+--
+-- A table, analysed once built: as a view, each of its tests and person_psychographics re-ran the
+-- matching (35-54 s each at 1M contacts; see README, Benchmark).
+{{ config(materialized='table', post_hook='analyze {{ this }}') }}
+
 with
 
 facebook_comments as (

@@ -15,9 +15,13 @@ CRM = "ingest_crm"
 WEB = "ingest_web_events"
 SOCIAL = "ingest_social"
 OPEN_DATA = "ingest_open_data"
-# families whose feeds of one source run in turn: they share that source's rate limit
-# (INSEE: 30 requests/minute); every other feed is a task of its own that may run beside any other
-SERIAL_FAMILIES = frozenset({OPEN_DATA})
+# sources whose feeds share one rate limit (HubSpot search ~5 requests/s per app, LinkedIn 600
+# calls/minute, the Graph API's app usage, INSEE 30 requests/minute...): their feeds run in turn,
+# since side by side they only answer each other's 429s. A feed of any other source (a file drop,
+# the pixel export) is a task that may run beside any other.
+SHARED_RATE_LIMIT_SOURCES = frozenset(
+    {"hubspot", "salesforce", "facebook_pages", "linkedin", "insee", "eurostat"}
+)
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,13 @@ def feeds(family: str) -> tuple[Feed, ...]:
 def task_chains() -> list[tuple[Feed, ...]]:
     """The ingest tasks as a scheduler may run them: chains that may run side by side, each run in order.
 
-    A feed is a chain of its own, except in :data:`SERIAL_FAMILIES`, where one source's feeds form one
-    chain (the DAG wires them ``a >> b``). Catalogue order within and between chains.
+    The feeds of a source of :data:`SHARED_RATE_LIMIT_SOURCES` form one chain (the DAG wires them
+    ``a >> b``); any other feed is a chain of its own. Catalogue order within and between chains.
     """
     chains: dict[tuple[str, str], list[Feed]] = {}
     for feed in FEEDS:
-        key = (feed.family, feed.module) if feed.family in SERIAL_FAMILIES else (feed.family, feed.task_id)
+        shared = feed.module in SHARED_RATE_LIMIT_SOURCES
+        key = (feed.family, feed.module) if shared else (feed.family, feed.task_id)
         chains.setdefault(key, []).append(feed)
     return [tuple(chain) for chain in chains.values()]
 
