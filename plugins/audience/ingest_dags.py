@@ -10,7 +10,7 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from audience.assets import raw_asset
-from audience.sources.catalog import SHARED_RATE_LIMIT_SOURCES, feeds
+from audience.sources.catalog import task_chains
 
 DEFAULT_ARGS = {"retries": 2, "retry_delay": pendulum.duration(minutes=1), "owner": "data-platform"}
 
@@ -23,7 +23,7 @@ def ingest_dag(
     doc_md: str | None,
     since_help: str = "Load records modified since this ISO date (e.g. 2026-01-31); empty = since last run.",
 ) -> DAG:
-    """The ingest DAG ``dag_id``; the tasks of a source of :data:`SHARED_RATE_LIMIT_SOURCES` run in turn."""
+    """The ingest DAG ``dag_id``: a task per feed, wired in the chains of ``catalog.task_chains``."""
     with DAG(
         dag_id=dag_id,
         schedule=schedule,
@@ -38,18 +38,21 @@ def ingest_dag(
             "since": Param(None, type=["null", "string"], description=since_help),
         },
     ) as dag:
-        previous: dict[str, object] = {}
-        for feed in feeds(dag_id):
+        # the chains of the catalogue: one API's feeds share its rate limit, so they run in turn
+        for chain in task_chains(dag_id):
+            previous = None
+            for feed in chain:
 
-            @task(task_id=feed.task_id, outlets=[raw_asset(feed.raw_table)])
-            def load(task_id: str, params=None) -> dict:
-                from audience.pipeline import ingest  # noqa: PLC0415
+                @task(task_id=feed.task_id, outlets=[raw_asset(feed.raw_table)])
+                def load(task_id: str, params=None) -> dict:
+                    from audience.pipeline import ingest  # noqa: PLC0415
 
-                return ingest(task_id, full_refresh=bool(params["full_refresh"]), since=params.get("since"))
+                    return ingest(
+                        task_id, full_refresh=bool(params["full_refresh"]), since=params.get("since")
+                    )
 
-            current = load(feed.task_id)
-            if feed.module in SHARED_RATE_LIMIT_SOURCES and feed.module in previous:
-                # one source's tasks share its rate limit: side by side they would answer each other's 429s
-                previous[feed.module] >> current
-            previous[feed.module] = current
+                current = load(feed.task_id)
+                if previous is not None:
+                    previous >> current
+                previous = current
     return dag

@@ -71,14 +71,15 @@ def feeds(family: str) -> tuple[Feed, ...]:
     return tuple(f for f in FEEDS if f.family == family)
 
 
-def task_chains() -> list[tuple[Feed, ...]]:
-    """The ingest tasks as a scheduler may run them: chains that may run side by side, each run in order.
+def task_chains(family: str | None = None) -> list[tuple[Feed, ...]]:
+    """The ingest tasks (of ``family``'s DAG, or all) as a scheduler may run them: chains that may run
+    side by side, each run in order; the ingest DAGs wire each chain ``a >> b``.
 
-    The feeds of a source of :data:`SHARED_RATE_LIMIT_SOURCES` form one chain (the DAG wires them
-    ``a >> b``); any other feed is a chain of its own. Catalogue order within and between chains.
+    The feeds of a source of :data:`SHARED_RATE_LIMIT_SOURCES` form one chain; any other feed is a
+    chain of its own. Catalogue order within and between chains.
     """
     chains: dict[tuple[str, str], list[Feed]] = {}
-    for feed in FEEDS:
+    for feed in FEEDS if family is None else feeds(family):
         shared = feed.module in SHARED_RATE_LIMIT_SOURCES
         key = (feed.family, feed.module) if shared else (feed.family, feed.task_id)
         chains.setdefault(key, []).append(feed)
