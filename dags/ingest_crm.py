@@ -7,6 +7,8 @@ watermark), Salesforce contacts, leads and opportunities (`SystemModstamp`
 watermark), and the CRM file drop (CSV/Parquet contacts and orders, each new
 file once). One task per feed, each a COPY in one transaction with its
 watermark in `ops.ingest_state`; malformed records land in `raw.rejects`.
+HubSpot's tasks run in turn, and so do Salesforce's: one API's feeds share its
+rate limit. The two sources and the file drop run side by side.
 
 Connections: `hubspot`, `salesforce`, `crm_files`; absent → the sandbox.
 Params: `full_refresh` reloads everything, `since` (ISO date) overrides the

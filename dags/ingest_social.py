@@ -5,7 +5,9 @@ Loads the brand's social accounts into `raw`, daily: Facebook page posts and
 their comments (author, text, time; cursor paging, since the last run) and ad
 insights broken down by age × gender and by region, through the
 `facebook-business` SDK; LinkedIn organisation post comments and follower
-statistics by region, seniority and industry (versioned REST API).
+statistics by region, seniority and industry (versioned REST API). Facebook's
+tasks run in turn, and so do LinkedIn's (one API's feeds share its rate limit);
+the two platforms run side by side.
 
 Comment authors are names (PII): they stay in the warehouse; logs and XComs
 carry counts only. Connections: `facebook_graph` (extra `page_id`,
