@@ -49,3 +49,25 @@ def test_unreachable_warehouse_message_names_the_setting(monkeypatch):
         warehouse.connect()
     assert "AIRFLOW_CONN_WAREHOUSE" in str(err.value)
     assert "topsecret" not in str(err.value)
+
+
+def test_embedded_server_sorts_text_by_code_point_with_unicode_case(tmp_path):
+    """A new embedded data directory uses PostgreSQL's builtin C.UTF-8 locale: byte-order text
+    sorts (the fast path for the event windows and unique tests), Unicode upper/lower kept."""
+    import psycopg
+
+    server = warehouse.EmbeddedPostgres(tmp_path / "pgdata", port=warehouse._free_port())
+    params = server.params()
+    try:
+        with psycopg.connect(**params.libpq()) as conn:
+            provider, locale = conn.execute(
+                "select datlocprovider, datlocale from pg_database where datname = current_database()"
+            ).fetchone()
+            assert (provider, locale) == ("b", "C.UTF-8")
+            row = conn.execute(
+                "select upper('élodie straße'), lower('ÉÀ'), 'É' ~ '^[[:alpha:]]$', "
+                "array_agg(x order by x) from unnest(array['é', 'b', 'B', 'a', 'Z']) x"
+            ).fetchone()
+            assert row == ("ÉLODIE STRAßE", "éà", True, ["B", "Z", "a", "b", "é"])
+    finally:
+        server.stop()
