@@ -626,7 +626,7 @@ class ObjectStore:
         over = [o for o in self.overrides.values() if self._matches(o, req, groups)]
         total = int(mask.sum()) + len(over)
         end = req.after + req.limit
-        page = self._ordered(req, mask, over, end)[req.after : end]
+        page = self._ordered(req, mask, over, req.after, end)
         results = [
             self._project(item if isinstance(item, dict) else self._read(item), req.properties)
             for item in page
@@ -645,9 +645,9 @@ class ObjectStore:
         return any(all(match_filter(f, props, self.indexed) for f in group) for group in groups)
 
     def _ordered(
-        self, req: SearchRequest, mask: np.ndarray, over: list[dict[str, Any]], end: int
+        self, req: SearchRequest, mask: np.ndarray, over: list[dict[str, Any]], start: int, end: int
     ) -> list[Any]:
-        """The first ``end`` matches in sort order: base positions (ints) and override dicts."""
+        """Matches ``start`` to ``end`` in sort order: base positions (ints) and override dicts."""
         idx = self.index
         prop = req.sort_prop or "hs_object_id"
         key: Callable[[Any], Any]
@@ -660,6 +660,10 @@ class ObjectStore:
                 positions = idx.by_id[mask[idx.by_id]]
             if req.descending:
                 positions = positions[::-1]
+            if not over:
+                # the index orders positions by (value, id) already: the page is a slice (building
+                # and sorting every earlier match per page made deep paging quadratic)
+                return [int(p) for p in positions[start:end]]
             positions = positions[:end]
             column = getattr(idx, self.indexed[prop])
             base = [(int(column[p]), int(idx.ids[p]), int(p)) for p in positions]
@@ -668,7 +672,7 @@ class ObjectStore:
                 for o in over
             ]
             merged = sorted(base + extra, key=lambda t: (t[0], t[1]), reverse=req.descending)
-            return [t[2] for t in merged[:end]]
+            return [t[2] for t in merged[start:end]]
         # any other property: read every match (slow path, fine for small worlds)
         items: list[tuple[Any, int, Any]] = []
         for p in np.flatnonzero(mask):
@@ -682,7 +686,7 @@ class ObjectStore:
             return (value is None, number if number is not None else float("inf"), str(value or ""), t[1])
 
         items.sort(key=key, reverse=req.descending)
-        return [t[2] for t in items[:end]]
+        return [t[2] for t in items[start:end]]
 
     def _project(self, obj: dict[str, Any], wanted: tuple[str, ...] | None) -> dict[str, Any]:
         props = obj.get("properties") or {}

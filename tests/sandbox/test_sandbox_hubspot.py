@@ -104,6 +104,39 @@ def test_cursor_paging_reads_everything_once_in_watermark_order(
     assert seen == sorted(seen)
 
 
+@pytest.mark.parametrize(
+    ("prop", "field", "direction"),
+    [
+        ("createdate", "createdAt", "DESCENDING"),
+        ("hs_object_id", "id", "ASCENDING"),
+        ("lastmodifieddate", "updatedAt", "DESCENDING"),
+    ],
+)
+def test_every_page_is_the_next_slice_of_the_sort_order(
+    clean_sandbox: SandboxHandle, world_contacts: list[dict], prop: str, field: str, direction: str
+) -> None:
+    """Deep pages, read as a slice of the index (no change made): the order of a local sort by
+    (value, id), ties broken by id, descending reversing both."""
+
+    def key(c: dict) -> tuple[int, int]:
+        value = c[field]
+        return (int(value) if field == "id" else _ms(value), int(c["id"]))
+
+    expected = [c["id"] for c in sorted(world_contacts, key=key, reverse=direction == "DESCENDING")]
+    got: list[str] = []
+    after = None
+    while True:
+        body: dict[str, Any] = {"limit": 37, "sorts": [{"propertyName": prop, "direction": direction}]}
+        if after:
+            body["after"] = after
+        page = _search(clean_sandbox, body)
+        got += [r["id"] for r in page["results"]]
+        after = (page.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            break
+    assert got == expected
+
+
 def test_the_ten_thousand_results_cap(clean_sandbox: SandboxHandle) -> None:
     assert _search(clean_sandbox, {"after": "9900", "limit": 100})["results"] == []
     err = _search(clean_sandbox, {"after": "9900", "limit": 200}, status=400)
