@@ -68,3 +68,27 @@ def test_instant_watermark_takes_only_what_the_stored_run_did_not_load():
     assert again.value() == {"ms": 9, "ids": ["e"]}
     since = InstantWatermark.starting_at(100, "ts")
     assert since.is_new(100, "x") and not since.is_new(98, "x") and since.value() == {"ts": 99, "ids": []}
+
+
+def test_a_task_starting_does_not_wait_for_loads_still_running(fresh_warehouse):
+    """Every ingest task ensures the schemas and its raw table as it starts. That must not wait for
+    another task's load: an uncommitted COPY's lock, or the web events bulk load's exclusive lock
+    (CREATE INDEX IF NOT EXISTS on an existing index waited for both)."""
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+    with warehouse.connect() as loading, warehouse.connect() as starting:
+        loading.execute(
+            "insert into raw.hubspot__contacts (_batch_id, _loaded_at, _record_id, payload) "
+            "values ('b1', now(), '1', '{}')"
+        )
+        loading.execute("lock table raw.web_events__events in access exclusive mode")
+        starting.execute("set lock_timeout = '2s'")
+        warehouse.ensure_schemas(starting)
+        assert ingest.ensure_raw_table(starting, "hubspot", "contacts") == "raw.hubspot__contacts"
+        starting.commit()
+        loading.rollback()
+    with warehouse.connect() as conn:  # a missing index is still created
+        conn.execute("drop index raw.hubspot__contacts__record_idx")
+        ingest.ensure_raw_table(conn, "hubspot", "contacts")
+        conn.commit()
+        assert conn.execute("select to_regclass('raw.hubspot__contacts__record_idx')").fetchone()[0]

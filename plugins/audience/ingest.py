@@ -72,7 +72,14 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, entity: str, *, reco
     API feeds are looked up by (the file drop's tables are only ever read whole, by dbt: a btree
     there would cost a third of the load for nothing)."""
     table = raw_table(source, entity)
+    index = f"{source}__{entity}__record_idx"
     with conn.cursor() as cur:
+        # look first, without a lock: CREATE INDEX IF NOT EXISTS on an index that exists still waits
+        # for the table's lock, i.e. for any load into it still running (every task starts here)
+        cur.execute("select to_regclass(%s), to_regclass(%s)", (table, f"raw.{index}"))
+        has_table, has_index = (value is not None for value in cur.fetchone())
+        if has_table and (has_index or not record_index):
+            return table
         cur.execute(
             f"""
             create table if not exists {table} (
@@ -85,9 +92,7 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, entity: str, *, reco
             """
         )
         if record_index:
-            cur.execute(
-                f"create index if not exists {source}__{entity}__record_idx on {table} (_record_id, _updated_at)"
-            )
+            cur.execute(f"create index if not exists {index} on {table} (_record_id, _updated_at)")
     return table
 
 

@@ -12,6 +12,7 @@ from audience.ml import propensity
 
 AS_OF = date(2026, 11, 1)
 FAST = {"max_iter": 40}  # fewer boosting rounds: the test checks the plumbing, not the model
+DEFAULT_HORIZON = propensity.DEFAULT_PARAMS["horizon_days"]
 
 
 def _events(contacts: int = 300, seed: int = 3):
@@ -107,3 +108,55 @@ def test_run_without_buyers_says_what_is_missing(events_warehouse):
             propensity.run(conn, as_of=AS_OF, params=FAST)
         conn.rollback()
         assert conn.execute("select count(*) from ml.model_runs").fetchone()[0] == 0
+
+
+def test_a_browser_counts_for_its_one_contact_only(fresh_warehouse):
+    """Anonymous events take the contact their browser was identified as, when it is exactly one:
+    for the features before the cutoff and for the label after it."""
+    end = datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC)
+    cutoff = end - timedelta(days=DEFAULT_HORIZON)
+    day = timedelta(days=1)
+    events = [
+        # browser b1 is only ever contact 1: its anonymous cart and purchase are contact 1's
+        ("e1", "PageView", cutoff - 5 * day, "1", "b1"),
+        ("e2", "AddToCart", cutoff - 4 * day, None, "b1"),
+        ("e3", "Purchase", cutoff + 3 * day, None, "b1"),
+        # browser b2 was contacts 2 and 3: its anonymous events are nobody's
+        ("e4", "PageView", cutoff - 5 * day, "2", "b2"),
+        ("e5", "PageView", cutoff - 5 * day, "3", "b2"),
+        ("e6", "AddToCart", cutoff - 4 * day, None, "b2"),
+        ("e7", "Purchase", cutoff + 3 * day, None, "b2"),
+    ]
+    rows = [
+        (
+            "b1",
+            end,
+            event_id,
+            at,
+            {
+                "event_id": event_id,
+                "event_name": name,
+                "event_time": at.isoformat().replace("+00:00", "Z"),
+                "contact_id": contact,
+                "anonymous_id": browser,
+                "value": 10.0,
+                "currency": "EUR",
+            },
+        )
+        for event_id, name, at, contact, browser in events
+    ]
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+        warehouse.copy_rows(
+            conn,
+            "raw.web_events__events",
+            ("_batch_id", "_loaded_at", "_record_id", "_updated_at", "payload"),
+            iter(rows),
+        )
+        with conn.cursor() as cur:
+            assert propensity._stage_events(cur, end) == len(events)
+            x, y = propensity._snapshot(cur, cutoff, dict(propensity.DEFAULT_PARAMS))
+        conn.rollback()
+    carts = x[:, propensity.FEATURES.index("n_addtocart_7d")]
+    assert y.tolist() == [1, 0, 0]  # contacts 1, 2, 3 in id order
+    assert carts.tolist() == [1.0, 0.0, 0.0]

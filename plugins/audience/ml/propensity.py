@@ -144,7 +144,7 @@ def _snapshot_sql(lookback: int, *, with_label: bool) -> str:
             from _propensity_events
             where event_at < %(horizon_end)s and contact_id is not null and anonymous_id is not null
             group by anonymous_id
-            having count(distinct contact_id) = 1
+            having min(contact_id) = max(contact_id)
         ),
         buyers as (
             select distinct coalesce(e.contact_id, later_ids.contact_id) as contact_id
@@ -165,11 +165,13 @@ def _snapshot_sql(lookback: int, *, with_label: bool) -> str:
     return f"""
         with
         known_ids as (
+            -- browsers identified as exactly one contact: min = max is a hash aggregate, where
+            -- count(distinct) sorts the events
             select anonymous_id, min(contact_id) as contact_id
             from _propensity_events
             where event_at < %(cutoff)s and contact_id is not null and anonymous_id is not null
             group by anonymous_id
-            having count(distinct contact_id) = 1
+            having min(contact_id) = max(contact_id)
         ),
         recent as (
             select coalesce(e.contact_id, known_ids.contact_id) as contact_id, e.event_name, e.event_at, e.value

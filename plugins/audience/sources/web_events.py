@@ -166,6 +166,14 @@ def ensure_events_table(conn: psycopg.Connection) -> str:
     """
     table = ingest.raw_table(SOURCE, ENTITY)
     with conn.cursor() as cur:
+        # looked up without a lock first (see ingest.ensure_raw_table): a bulk load holds this
+        # table exclusively for minutes, and every other task passes here when it starts
+        cur.execute(
+            "select to_regclass(%s), to_regclass(%s), to_regclass('ops.web_events_files')",
+            (table, f"raw.{INDEX_NAME}"),
+        )
+        if all(value is not None for value in cur.fetchone()):
+            return table
         cur.execute(
             f"""
             create table if not exists {table} (
