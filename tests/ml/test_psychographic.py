@@ -63,6 +63,42 @@ def test_select_k_silhouettes_match_sklearns_own_sampling(sample):
         assert c.silhouette == pytest.approx(expected, abs=1e-9), (c.algorithm, c.k)
 
 
+def test_select_k_on_a_sample_fits_the_chosen_k_on_every_row():
+    rng = np.random.default_rng(4)
+    centres = np.eye(8)[:5] * 5
+    x = np.vstack([c + rng.normal(scale=0.4, size=(400, 8)) for c in centres])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    whole, _ = psychographic.select_k(x.copy(), 2, 8, seed=0, max_agglomerative=100, silhouette_sample=300)
+    best, candidates = psychographic.select_k(
+        x.copy(), 2, 8, seed=0, max_agglomerative=100, silhouette_sample=300, k_selection_sample=500
+    )
+    assert best.k == whole.k == 5
+    assert len(best.labels) == len(x)  # the final fit labels every row, not only the sample's
+    # the same partition as choosing on every row (cluster numbers may differ)
+    pairs = set(zip(whole.labels.tolist(), best.labels.tolist(), strict=True))
+    assert len(pairs) == 5
+    assert [c.k for c in candidates] == list(range(2, 9)) and sum(c is best for c in candidates) == 1
+    # the sample's inertias are scaled to every row: the curve keeps its elbow at 5
+    inertia = {c.k: c.inertia for c in candidates}
+    assert inertia[4] - inertia[5] > 5 * (inertia[5] - inertia[6])
+    assert inertia[5] == pytest.approx(best.inertia) and inertia[6] == pytest.approx(
+        whole_inertia(x, 6), rel=0.2
+    )
+    with pytest.raises(ValueError, match="above max_agglomerative"):
+        psychographic.select_k(x, 2, 8, k_selection_sample=500, max_agglomerative=800)
+
+
+def whole_inertia(x: np.ndarray, k: int) -> float:
+    from sklearn.cluster import KMeans
+
+    return float(KMeans(n_clusters=k, n_init=10, random_state=0).fit(x).inertia_)
+
+
+def test_settings_keep_the_k_selection_sample_above_the_other_samples():
+    with pytest.raises(ValueError, match="k_selection_sample"):
+        psychographic.Settings(k_selection_sample=5000).check()
+
+
 def test_select_k_rejects_too_few_points():
     with pytest.raises(ValueError, match="too few"):
         psychographic.select_k(np.eye(3), 3, 5)
