@@ -27,8 +27,12 @@ HASH_COLUMNS = HASHED_MEMBER_COLUMNS
 KEY_COLUMNS = ("audience_key", "person_id", "extern_id")
 COLUMNS = (*KEY_COLUMNS, *HASH_COLUMNS)
 
-# 64 lowercase hex characters, or the empty string for a missing value.
-HASH_REGEX = r"^([0-9a-f]{64})?$"
+# 64 lowercase hex characters, or the empty string for a missing value: two checks per column,
+# lowercase hex only (a regular expression) and a length of 64 or 0 (LIKE patterns). One regular
+# expression with the length in it, ^([0-9a-f]{64})?$, costs PostgreSQL's regex engine about 4 µs a
+# value against 0.1 µs for these two: 107 s of the gate's 151 s at 1M contacts (README, Benchmark).
+HASH_REGEX = r"^[0-9a-f]*$"
+HASH_LENGTH_PATTERNS = ("", "_" * 64)
 AUDIENCE_KEY_REGEX = r"^[a-z][a-z0-9_]*$"
 MIN_AGE = 18  # the default of AUDIENCE_GATE_MEMBER_MIN_AGE (dbt var audience_min_age)
 
@@ -79,6 +83,14 @@ def build_suite(schema: str = SCHEMA, config: GateConfig | None = None) -> gx.Ex
         expectations.append(
             gxe.ExpectColumnValuesToMatchRegex(
                 column=column, regex=HASH_REGEX, meta={"check": f"{column}_format"}
+            )
+        )
+        expectations.append(
+            gxe.ExpectColumnValuesToMatchLikePatternList(
+                column=column,
+                like_pattern_list=list(HASH_LENGTH_PATTERNS),
+                match_on="any",
+                meta={"check": f"{column}_length"},
             )
         )
     expectations += [

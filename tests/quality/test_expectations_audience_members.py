@@ -30,14 +30,27 @@ def test_every_hash_column_is_not_null_and_hex_or_empty() -> None:
         assert isinstance(not_null, gxe.ExpectColumnValuesToNotBeNull) and not_null.column == column
         assert isinstance(fmt, gxe.ExpectColumnValuesToMatchRegex) and fmt.column == column
         assert fmt.regex == suite_module.HASH_REGEX
+        length = checks[f"{column}_length"]
+        assert isinstance(length, gxe.ExpectColumnValuesToMatchLikePatternList) and length.column == column
+        assert length.like_pattern_list == list(suite_module.HASH_LENGTH_PATTERNS)
+        assert length.match_on == "any"
 
 
-def test_hash_regex_accepts_digests_and_empty_only() -> None:
+def _like(pattern: str, value: str) -> bool:
+    """SQL LIKE for patterns of '_' and plain characters only (what HASH_LENGTH_PATTERNS hold)."""
+    return len(pattern) == len(value) and all(p in ("_", v) for p, v in zip(pattern, value, strict=True))
+
+
+def test_hash_checks_together_accept_digests_and_empty_only() -> None:
     pattern = re.compile(suite_module.HASH_REGEX)
-    assert pattern.match("0123456789abcdef" * 4)
-    assert pattern.match("")
+
+    def accepted(value: str) -> bool:
+        return bool(pattern.match(value)) and any(_like(p, value) for p in suite_module.HASH_LENGTH_PATTERNS)
+
+    assert accepted("0123456789abcdef" * 4)
+    assert accepted("")
     for bad in ("0123456789ABCDEF" * 4, "abc", "a" * 63, "a" * 65, "jane@example.com", " " + "a" * 64):
-        assert not pattern.match(bad), bad
+        assert not accepted(bad), bad
 
 
 def test_table_level_contract() -> None:

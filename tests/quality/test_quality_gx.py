@@ -102,7 +102,14 @@ CORRUPTIONS = {
     "unhashed_email": (
         "update marts.audience_members m set email_sha256 = p.email from marts.persons p "
         "where p.person_id = m.person_id and m.person_id = 'p0003'",
-        {"expect_column_values_to_match_regex:email_sha256"},
+        {
+            "expect_column_values_to_match_regex:email_sha256",
+            "expect_column_values_to_match_like_pattern_list:email_sha256",
+        },
+    ),
+    "short_hash": (
+        "update marts.audience_members set email_sha256 = left(email_sha256, 63) where person_id = 'p0003'",
+        {"expect_column_values_to_match_like_pattern_list:email_sha256"},
     ),
     "no_email_nor_phone": (
         "update marts.audience_members set email_sha256 = '', phone_sha256 = '' where person_id = 'p0004'",
@@ -273,8 +280,9 @@ def test_no_pii_in_results_rows_messages_or_data_docs(clean_db: WarehouseParams,
         _run(clean_db, run_id="pii-run", data_docs=docs)
 
     failing = {c.check_name for c in info.value.result.blocking}
-    assert "expect_column_values_to_match_regex:phone_sha256" in failing
-    assert "expect_column_values_to_match_regex:ln_sha256" in failing
+    # digits are hex characters: a clear phone number fails on its length
+    assert "expect_column_values_to_match_like_pattern_list:phone_sha256" in failing
+    assert "expect_column_values_to_match_like_pattern_list:ln_sha256" in failing
     texts = [
         str(info.value),
         json.dumps(info.value.result.summary()),
