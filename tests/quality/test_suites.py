@@ -144,7 +144,7 @@ CORRUPTIONS = {
         "audience_members",
         "update {s}.audience_members set phone_sha256 = left(phone_sha256, 12) "
         "where person_id = (select min(person_id) from {s}.audience_members where phone_sha256 <> '')",
-        {"expect_column_values_to_match_regex:phone_sha256"},
+        {"expect_column_values_to_match_like_pattern_list:phone_sha256"},
         "not a hash",
     ),
     "member_without_consent": (
