@@ -219,6 +219,7 @@ class Candidate:
     silhouette: float | None
     inertia: float
     labels: np.ndarray
+    centers: np.ndarray | None = None  # KMeans only
 
 
 # --------------------------------------------------------------------------- reading
@@ -407,7 +408,8 @@ def select_k(
 
     With more than ``k_selection_sample`` rows, the candidates are tried on a random sample of
     that many (their inertia scaled to all rows: × rows / sample) and the chosen k is then fitted
-    on every row; that fit is the chosen candidate, in the list in place of its sample's."""
+    on every row, starting from the sample's centres; that fit is the chosen candidate, in the
+    list in place of its sample's."""
     from sklearn.cluster import KMeans  # noqa: PLC0415
 
     n = x.shape[0]
@@ -425,8 +427,13 @@ def select_k(
         Candidate(c.algorithm, c.k, c.silhouette, c.inertia * scale, np.empty(0, dtype=int))
         for c in candidates
     ]
-    # the sample is larger than max_agglomerative, so the winner is a KMeans k
-    km = KMeans(n_clusters=on_sample.k, n_init=10, random_state=seed, copy_x=False).fit(x)
+    # the sample is larger than max_agglomerative, so the winner is a KMeans k. Every row is fitted
+    # from the sample's winning centres: the solution the silhouette chose, refined on all rows (ten
+    # fresh starts on all rows found, at 1M contacts, a lower-inertia solution of that k whose
+    # silhouette was 0.937 against 0.98 on the sample)
+    km = KMeans(
+        n_clusters=on_sample.k, init=on_sample.centers, n_init=1, random_state=seed, copy_x=False
+    ).fit(x)
     silhouette = _silhouette_scorer(x, seed, silhouette_sample)
     best = Candidate("kmeans", on_sample.k, silhouette(km.labels_), float(km.inertia_), km.labels_)
     candidates = [best if (c.algorithm, c.k) == ("kmeans", best.k) else c for c in candidates]
@@ -481,7 +488,11 @@ def _select_k(
         # copy_x=False: KMeans centres x in place and adds the mean back (x may change by an ulp)
         # instead of centring a copy of it: at 1M contacts that copy, 244 MB, made the peak
         km = KMeans(n_clusters=k, n_init=10, random_state=seed, copy_x=False).fit(x)
-        candidates.append(Candidate("kmeans", k, silhouette(km.labels_), float(km.inertia_), km.labels_))
+        candidates.append(
+            Candidate(
+                "kmeans", k, silhouette(km.labels_), float(km.inertia_), km.labels_, km.cluster_centers_
+            )
+        )
         if tree is not None:
             labels = fcluster(tree, k, criterion="maxclust") - 1
             candidates.append(Candidate("agglomerative", k, silhouette(labels), _inertia(x, labels), labels))
