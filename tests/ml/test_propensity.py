@@ -49,16 +49,20 @@ def _events(contacts: int = 300, seed: int = 3):
             yield ("b1", end, payload["event_id"], at, payload)
 
 
+def _load_events(conn, rows) -> None:
+    warehouse.ensure_schemas(conn)
+    warehouse.copy_rows(
+        conn,
+        "raw.web_events__events",
+        ("_batch_id", "_loaded_at", "_record_id", "_updated_at", "payload"),
+        rows,
+    )
+
+
 @pytest.fixture()
 def events_warehouse(fresh_warehouse):
     with warehouse.connect() as conn:
-        warehouse.ensure_schemas(conn)
-        warehouse.copy_rows(
-            conn,
-            "raw.web_events__events",
-            ("_batch_id", "_loaded_at", "_record_id", "_updated_at", "payload"),
-            _events(),
-        )
+        _load_events(conn, _events())
         conn.commit()
     return fresh_warehouse
 
@@ -146,13 +150,7 @@ def test_a_browser_counts_for_its_one_contact_only(fresh_warehouse):
         for event_id, name, at, contact, browser in events
     ]
     with warehouse.connect() as conn:
-        warehouse.ensure_schemas(conn)
-        warehouse.copy_rows(
-            conn,
-            "raw.web_events__events",
-            ("_batch_id", "_loaded_at", "_record_id", "_updated_at", "payload"),
-            iter(rows),
-        )
+        _load_events(conn, iter(rows))
         with conn.cursor() as cur:
             assert propensity._stage_events(cur, end) == len(events)
             x, y = propensity._snapshot(cur, cutoff, dict(propensity.DEFAULT_PARAMS))
