@@ -51,9 +51,11 @@ def test_unreachable_warehouse_message_names_the_setting(monkeypatch):
     assert "topsecret" not in str(err.value)
 
 
-def test_embedded_server_sorts_text_by_code_point_with_unicode_case(tmp_path):
+def test_embedded_server_sorts_by_code_point_and_writes_no_wal_for_new_tables(tmp_path):
     """A new embedded data directory uses PostgreSQL's builtin C.UTF-8 locale: byte-order text
-    sorts (the fast path for the event windows and unique tests), Unicode upper/lower kept."""
+    sorts (the fast path for the event windows and unique tests), Unicode upper/lower kept. And
+    the server runs with wal_level minimal: a table created and filled in one transaction (as dbt
+    builds its tables) writes its rows without WAL."""
     import psycopg
 
     server = warehouse.EmbeddedPostgres(tmp_path / "pgdata", port=warehouse._free_port())
@@ -69,5 +71,18 @@ def test_embedded_server_sorts_text_by_code_point_with_unicode_case(tmp_path):
                 "array_agg(x order by x) from unnest(array['é', 'b', 'B', 'a', 'Z']) x"
             ).fetchone()
             assert row == ("ÉLODIE STRAßE", "éà", True, ["B", "Z", "a", "b", "é"])
+            assert conn.execute("show wal_level").fetchone()[0] == "minimal"
+            conn.commit()
+            before = conn.execute("select pg_current_wal_insert_lsn()").fetchone()[0]
+            conn.execute(
+                "create table built as select g, md5(g::text) as h from generate_series(1, 100000) g"
+            )
+            conn.commit()
+            size = conn.execute("select pg_relation_size('built')").fetchone()[0]
+            wal = conn.execute(
+                "select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", (before,)
+            ).fetchone()[0]
+            assert size > 5_000_000
+            assert wal < size / 20, f"{wal} bytes of WAL for a {size}-byte table built in its transaction"
     finally:
         server.stop()

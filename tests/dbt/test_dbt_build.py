@@ -322,6 +322,7 @@ class Built:
     contacts: list[Contact]
     conn: psycopg.Connection
     seconds: float
+    target: Path
 
     def rows(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cur:
@@ -380,10 +381,30 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         ]
         assert result.success, f"dbt build failed: {result.exception or failed}"
         with psycopg.connect(**test_params.libpq()) as conn:
-            yield Built(contacts, conn, seconds)
+            yield Built(contacts, conn, seconds, work / "target")
     finally:
         with psycopg.connect(**params.libpq("postgres"), autocommit=True) as admin:
             admin.execute(f'drop database if exists "{dbname}" with (force)')
+
+
+def test_event_ids_are_unique_by_the_raw_tables_unique_index(built: Built) -> None:
+    """stg_web_events__events.event_id is checked by the catalogue (test unique_by_index): the test
+    passes with the raw table's unique index and fails without it, or with a non-unique one."""
+    sql = next((built.target / "compiled").rglob("unique_by_index_stg_web_events_*.sql")).read_text()
+    assert built.rows(sql) == []
+    try:
+        built.conn.execute("drop index raw.web_events__events__event_id_key")
+        assert len(built.rows(sql)) == 1
+        built.conn.execute("create index by_record_id on raw.web_events__events (_record_id)")
+        assert len(built.rows(sql)) == 1
+        built.conn.execute(
+            "create unique index by_record_id_and_time on raw.web_events__events (_record_id, _updated_at)"
+        )
+        assert len(built.rows(sql)) == 1
+    finally:
+        built.conn.rollback()
+    assert built.rows(sql) == []
+    built.conn.rollback()
 
 
 def test_persons_are_the_live_contacts_deduplicated(built: Built) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from audience import warehouse
-from audience.ratelimit import TokenBucket
+from audience.ratelimit import SlidingWindow
 from audience.retry import RetryPolicy
 from audience.sources import eurostat, insee
 from sandbox import communes as communes_table
@@ -88,37 +88,43 @@ class FakeClock:
         self.now += seconds
 
 
-def test_token_bucket_never_exceeds_30_calls_in_any_minute():
+def test_sliding_window_never_exceeds_30_calls_in_any_minute_and_keeps_the_full_rate():
     clock = FakeClock()
-    bucket = TokenBucket.per_window(30, 60.0, clock=clock, sleep=clock.sleep)
+    window = SlidingWindow(30, 60.0, margin=1.0, clock=clock, sleep=clock.sleep)
     times = []
     for _ in range(200):
-        bucket.acquire()
+        window.acquire()
         times.append(clock.now)
     for i, t in enumerate(times):
         in_window = sum(1 for u in times[i:] if u < t + 60.0)
         assert in_window <= 30, f"{in_window} calls in the minute from t={t}"
-    # and it does not crawl: 200 calls take about (200 - burst) / (25 per minute)
-    assert times[-1] == pytest.approx((200 - 5) * 60 / 25, rel=0.01)
-    assert bucket.waited == pytest.approx(times[-1])
+    # the full rate: 30 calls per 61 s (window + margin), the first 30 at once
+    assert times[29] == 0.0
+    assert times[30] == pytest.approx(61.0)
+    assert times[-1] == pytest.approx((200 // 30) * 61.0)
+    assert window.waited == pytest.approx(times[-1])
 
 
-def test_token_bucket_refills_while_idle_and_caps_the_burst():
+def test_sliding_window_counts_calls_spread_out_and_rejects_bad_limits():
     clock = FakeClock()
-    bucket = TokenBucket(3, 1.0, clock=clock, sleep=clock.sleep)
-    assert [bucket.try_acquire() for _ in range(3)] == [0, 0, 0]
-    assert bucket.try_acquire() == pytest.approx(1.0)
-    clock.now += 1000  # a long pause refills to capacity, not beyond
-    assert [bucket.try_acquire() for _ in range(4)][-1] > 0
-    with pytest.raises(ValueError, match="capacity"):
-        TokenBucket(0, 1.0)
-    with pytest.raises(ValueError, match="limit"):
-        TokenBucket.per_window(0, 60)
+    window = SlidingWindow(3, 10.0, margin=0.0, clock=clock, sleep=clock.sleep)
+    assert window.try_acquire() == 0
+    clock.now = 4.0
+    assert [window.try_acquire() for _ in range(2)] == [0, 0]
+    assert window.try_acquire() == pytest.approx(6.0)  # the call at t=0 leaves the window at t=10
+    clock.now = 10.0
+    assert window.try_acquire() == 0
+    assert window.try_acquire() == pytest.approx(4.0)  # then the two at t=4
+    clock.now += 1000  # a long pause frees the whole window, never more
+    assert [window.try_acquire() for _ in range(4)][-1] > 0
+    for limit, span in ((0, 60.0), (2.5, 60.0), (True, 60.0), (30, 0.0)):
+        with pytest.raises(ValueError, match="rate limit"):
+            SlidingWindow(limit, span)
 
 
 def test_melodi_client_paces_requests_through_the_limiter(od, fresh_warehouse):
     clock = FakeClock()
-    limiter = TokenBucket.per_window(30, 60.0, clock=clock, sleep=clock.sleep)
+    limiter = SlidingWindow(30, 60.0, clock=clock, sleep=clock.sleep)
     client = insee.InseeClient(settings(od.url, departements=("44", "75", "13", "69")), limiter=limiter)
     with warehouse.connect() as conn:
         res = insee.load_income(conn, client=client, today=JUNE)
@@ -126,7 +132,7 @@ def test_melodi_client_paces_requests_through_the_limiter(od, fresh_warehouse):
     geo = sandbox_insee.geography()
     assert res.rows_loaded == 2 * sum(len(geo.communes_of(d)) for d in ("44", "75", "13", "69"))
     assert client.requests == 4
-    assert clock.sleeps == []  # 4 requests fit in the burst
+    assert clock.sleeps == []  # 4 requests fit in the window
 
 
 def test_sandbox_melodi_answers_429_with_retry_after_past_30_per_minute(od):

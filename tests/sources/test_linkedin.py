@@ -121,12 +121,10 @@ def test_calls_are_paced_to_calls_per_minute_retries_included(sandbox, sandbox_w
     """Every attempt takes a token first: in any minute of the limiter's clock at most the limit."""
     from urllib.parse import quote
 
-    from audience.ratelimit import TokenBucket
+    from audience.ratelimit import SlidingWindow
 
     now = [0.0]
-    bucket = TokenBucket.per_window(
-        12, 60.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
-    )
+    bucket = SlidingWindow(12, 60.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
     stamps: list[float] = []
 
     class Recording:

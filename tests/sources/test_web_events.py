@@ -331,3 +331,39 @@ def test_first_load_into_an_empty_table_keeps_the_first_of_repeated_ids(fresh_wa
     assert (res.rows_loaded, res.rows_skipped) == (3, 1)
     assert url == "https://shop.example.com/first"
     assert unique is True
+
+
+def test_a_first_load_writes_its_rows_without_wal(fresh_warehouse, tmp_path):
+    """Into an empty table the rows and the unique index are written in a new file of the load's own
+    transaction: on the embedded server (wal_level minimal) they need no WAL."""
+    root = tmp_path / "events"
+    (root / "dt=2026-10-01").mkdir(parents=True)
+    event = {
+        "event_id": "",
+        "event_name": "AddToCart",
+        "url": "https://shop.example.com/home_deco/rattan-armchair",
+        "value": 520.2,
+        "currency": "EUR",
+        "contact_id": "100087",
+        "anonymous_id": "anon-076a99b476",
+        "event_time": "2026-10-01T10:00:00.000Z",
+    }
+    lines = [json.dumps(event | {"event_id": f"ev-{i}"}, separators=(",", ":")) for i in range(40_000)]
+    (root / "dt=2026-10-01" / "events.jsonl").write_text("\n".join(lines) + "\n")
+    with warehouse.connect() as conn:
+        warehouse.ensure_schemas(conn)
+        web_events.ensure_events_table(conn)
+        conn.commit()
+        before = conn.execute("select pg_current_wal_insert_lsn()").fetchone()[0]
+        conn.commit()
+    with warehouse.connect() as conn:
+        res = web_events.load_events(conn, settings=_settings(root))
+    with warehouse.connect() as conn:
+        wal = conn.execute(
+            "select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", (before,)
+        ).fetchone()[0]
+        size = conn.execute("select pg_total_relation_size('raw.web_events__events')").fetchone()[0]
+        assert conn.execute("show wal_level").fetchone()[0] == "minimal"
+    assert res.rows_loaded == 40_000
+    assert size > 4_000_000, "too small a load to tell: under 2 MB a new file is WAL-logged whole at commit"
+    assert wal < size / 10, f"{wal} bytes of WAL for {size} bytes of events and index"

@@ -241,10 +241,14 @@ def _stage_events(cur: psycopg.Cursor, end: datetime) -> int:
             nullif(payload ->> 'contact_id', '') as contact_id,
             nullif(payload ->> 'anonymous_id', '') as anonymous_id,
             payload ->> 'event_name' as event_name,
-            (payload ->> 'event_time')::timestamptz as event_at,
+            event_at,
             (payload ->> 'value')::double precision as value
         from raw.web_events__events
-        where (payload ->> 'event_time')::timestamptz < %(end)s
+        -- the ingest keeps event_time, parsed, as _updated_at: no second parse of the text
+        cross join lateral (
+            select coalesce(_updated_at, (payload ->> 'event_time')::timestamptz) as event_at
+        ) as parsed
+        where event_at < %(end)s
         """,
         {"end": end},
     )

@@ -29,8 +29,8 @@ order by _loaded_at desc limit 1)``.
 
 **Rate limit.** INSEE's public plan allows 30 requests a minute (Melodi
 documents it; the geography API shares the portal): every INSEE request
-takes a token from one :class:`~audience.ratelimit.TokenBucket` that never
-exceeds that, and a 429 is still retried, honouring ``Retry-After``.
+passes one :class:`~audience.ratelimit.SlidingWindow` that never
+exceeds that in any minute, and a 429 is still retried, honouring ``Retry-After``.
 
 Connection ``insee`` (no key): host = API base URL (default
 ``https://api.insee.fr``); extra ``postal_codes_url`` (default La Poste's
@@ -57,7 +57,7 @@ import psycopg
 
 from audience import connections
 from audience.ingest import BatchResult, Record, Reject, get_watermark, load_batch
-from audience.ratelimit import TokenBucket
+from audience.ratelimit import SlidingWindow
 from audience.retry import RetryPolicy, TransientError, call_with_retry, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class HttpSource:
         *,
         timeout: float,
         retry: RetryPolicy,
-        limiter: TokenBucket | None = None,
+        limiter: SlidingWindow | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
@@ -227,10 +227,10 @@ class InseeClient(HttpSource):
         settings: InseeSettings,
         *,
         transport: httpx.BaseTransport | None = None,
-        limiter: TokenBucket | None = None,
+        limiter: SlidingWindow | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        limiter = limiter or TokenBucket.per_window(settings.requests_per_minute, 60.0)
+        limiter = limiter or SlidingWindow(settings.requests_per_minute, 60.0)
         super().__init__(
             "INSEE",
             settings.base_url,

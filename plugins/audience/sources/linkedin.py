@@ -7,9 +7,9 @@ default https://api.linkedin.com; extra ``organization_id``, optionally
 sends ``Authorization: Bearer``, ``LinkedIn-Version`` and
 ``X-Restli-Protocol-Version: 2.0.0`` through ``requests``, retried on 429, 5xx
 and dropped connections (:mod:`audience.retry`); a 426 names the retired version.
-Calls are paced by a client-side token bucket to ``calls_per_minute`` (default 600,
+Calls are paced by a client-side sliding window to ``calls_per_minute`` (default 600,
 LinkedIn's documented per-member throttle, which the sandbox enforces) in any
-minute, retries included: a large organisation's thousands of comment pages take
+minute, retries included, at that full rate: a large organisation's thousands of comment pages take
 minutes instead of failing on 429s that LinkedIn sends without ``Retry-After``.
 
 - ``raw.linkedin__comments``: comments on the organisation's posts. The API has
@@ -52,7 +52,7 @@ from audience.ingest import (
     load_batch,
     reset_watermark,
 )
-from audience.ratelimit import TokenBucket
+from audience.ratelimit import SlidingWindow
 from audience.retry import GaveUp, RetryPolicy, TransientError, call_with_retry, parse_retry_after
 from audience.settings import SettingError
 
@@ -136,11 +136,11 @@ class LinkedInReader:
         settings: LinkedInSettings,
         *,
         retry: RetryPolicy | None = None,
-        limiter: TokenBucket | None = None,
+        limiter: SlidingWindow | None = None,
     ) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
-        self.limiter = limiter or TokenBucket.per_window(settings.calls_per_minute, 60.0)
+        self.limiter = limiter or SlidingWindow(settings.calls_per_minute, 60.0)
         self.session = requests.Session()
         self.session.headers.update(
             {

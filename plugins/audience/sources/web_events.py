@@ -530,6 +530,10 @@ class _ChunkLoader:
             return False  # another run loaded it meanwhile
         schema = self.table.split(".", 1)[0]
         self.conn.execute(f"drop index {schema}.{INDEX_NAME}")
+        # empty already: a new (empty) file for the table, in this transaction. On a server with
+        # wal_level minimal (the embedded one) the rows copied into it and the index built on them
+        # are then written without WAL, as dbt's CREATE TABLE AS are
+        self.conn.execute(f"truncate {self.table}")
         self.bulk = True
         return True
 
