@@ -286,6 +286,34 @@ def test_patch_moves_a_contact_past_the_watermark_and_survives_restart(
         assert one["properties"]["marketing_consent"] == "false"
 
 
+def test_a_change_between_two_pages_shows_on_the_next_page(
+    world_dir: Path, world_contacts: list[dict], tmp_path: Path
+) -> None:
+    """The next page of a query is a slice of the matches the query found, until a change: a contact
+    changed between page 1 and page 2 leaves its place and shows at the end, as HubSpot's index has it."""
+    order = [c["id"] for c in sorted(world_contacts, key=lambda c: (_ms(c["updatedAt"]), int(c["id"])))]
+    body: dict[str, Any] = {
+        "filterGroups": _since(0),
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "limit": 10,
+    }
+    with start_background(world_dir, tmp_path / "state") as sb:
+        assert [r["id"] for r in _search(sb, body)["results"]] == order[:10]
+        assert [r["id"] for r in _search(sb, {**body, "after": "10"})["results"]] == order[10:20]
+        moved = order[25]
+        resp = httpx.patch(
+            f"{sb.url}/crm/v3/objects/contacts/{moved}",
+            headers=TOKEN,
+            json={"properties": {"marketing_consent": "false"}},
+        )
+        assert resp.status_code == 200, resp.text
+        rest = [i for i in order if i != moved]
+        assert [r["id"] for r in _search(sb, {**body, "after": "20"})["results"]] == rest[20:30]
+        last = _search(sb, {**body, "after": str(len(order) - 1)})
+        assert [r["id"] for r in last["results"]] == [moved]
+        assert last["total"] == len(order)
+
+
 def test_search_rate_limit_when_configured(clean_sandbox: SandboxHandle) -> None:
     httpx.post(f"{clean_sandbox.url}/_sandbox/config", json={"hubspot_search_per_second": 2})
     statuses = [
