@@ -154,6 +154,9 @@ def test_a_browser_counts_for_its_one_contact_only(fresh_warehouse):
         with conn.cursor() as cur:
             assert propensity._stage_events(cur, end) == len(events)
             x, y = propensity._snapshot(cur, cutoff, dict(propensity.DEFAULT_PARAMS))
+            # the browsers are identified once per cutoff when staging: another cutoff is refused
+            with pytest.raises(propensity.PropensityError, match="no snapshot was staged"):
+                propensity._snapshot(cur, cutoff + day, dict(propensity.DEFAULT_PARAMS))
         conn.rollback()
     carts = x[:, propensity.FEATURES.index("n_addtocart_7d")]
     assert y.tolist() == [1, 0, 0]  # contacts 1, 2, 3 in id order

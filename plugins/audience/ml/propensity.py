@@ -140,11 +140,7 @@ def _snapshot_sql(lookback: int, *, with_label: bool) -> str:
     label_cte = (
         """,
         later_ids as (
-            select anonymous_id, min(contact_id) as contact_id
-            from _propensity_events
-            where event_at < %(horizon_end)s and contact_id is not null and anonymous_id is not null
-            group by anonymous_id
-            having min(contact_id) = max(contact_id)
+            select anonymous_id, contact_id from _propensity_known_ids where cutoff = %(horizon_end)s
         ),
         buyers as (
             select distinct coalesce(e.contact_id, later_ids.contact_id) as contact_id
@@ -165,13 +161,8 @@ def _snapshot_sql(lookback: int, *, with_label: bool) -> str:
     return f"""
         with
         known_ids as (
-            -- browsers identified as exactly one contact: min = max is a hash aggregate, where
-            -- count(distinct) sorts the events
-            select anonymous_id, min(contact_id) as contact_id
-            from _propensity_events
-            where event_at < %(cutoff)s and contact_id is not null and anonymous_id is not null
-            group by anonymous_id
-            having min(contact_id) = max(contact_id)
+            -- browsers identified as exactly one contact before the cutoff (_stage_events)
+            select anonymous_id, contact_id from _propensity_known_ids where cutoff = %(cutoff)s
         ),
         recent as (
             select coalesce(e.contact_id, known_ids.contact_id) as contact_id, e.event_name, e.event_at, e.value
@@ -232,8 +223,16 @@ def _snapshot_sql(lookback: int, *, with_label: bool) -> str:
     """
 
 
-def _stage_events(cur: psycopg.Cursor, end: datetime) -> int:
-    """Copy the events before ``end`` (only the columns the model needs) into a temporary table."""
+def _cutoffs(end: datetime, horizon_days: int) -> tuple[datetime, datetime, datetime]:
+    """The snapshots' cutoffs: training, held-out test, scoring (= ``end``)."""
+    horizon = timedelta(days=horizon_days)
+    return end - 2 * horizon, end - horizon, end
+
+
+def _stage_events(cur: psycopg.Cursor, end: datetime, cutoffs: tuple[datetime, ...] | None = None) -> int:
+    """Copy the events before ``end`` (only the columns the model needs) into a temporary table,
+    and which browsers were identified as exactly one contact before each of ``cutoffs`` (default:
+    those of the default parameters), the contact a snapshot gives their anonymous events."""
     cur.execute(
         """
         create temporary table _propensity_events on commit drop as
@@ -281,7 +280,50 @@ def _stage_events(cur: psycopg.Cursor, end: datetime) -> int:
         """
     )
     cur.execute("analyze _propensity_events")
+    # every cutoff's known browsers in one pass over the events, where each snapshot (and each
+    # label: a test snapshot's labels use the scoring cutoff's) had aggregated them again: five
+    # passes for the three snapshots, about 5 s each at 1M contacts (README, Benchmark).
+    # One contact: min = max, a hash aggregate, where count(distinct) sorts the events
+    cutoffs = tuple(cutoffs or _cutoffs(end, DEFAULT_PARAMS["horizon_days"]))
+    args = {f"c{i}": cutoff for i, cutoff in enumerate(cutoffs)}
+    aggregates = ",\n".join(
+        f"min(contact_id) filter (where event_at < %(c{i})s) as lo{i}, "
+        f"max(contact_id) filter (where event_at < %(c{i})s) as hi{i}"
+        for i in range(len(cutoffs))
+    )
+    values = ", ".join(f"(%(c{i})s::timestamptz, lo{i}, hi{i})" for i in range(len(cutoffs)))
+    cur.execute(
+        f"""
+        create temporary table _propensity_known_ids on commit drop as
+        select known.cutoff, browsers.anonymous_id, known.lo as contact_id
+        from (
+            select anonymous_id, {aggregates}
+            from _propensity_events
+            where contact_id is not null and anonymous_id is not null
+            group by anonymous_id
+        ) as browsers
+        cross join lateral (values {values}) as known (cutoff, lo, hi)
+        where known.lo = known.hi
+        """,
+        args,
+    )
+    cur.execute(
+        "create temporary table _propensity_cutoffs on commit drop as select unnest(%s::timestamptz[]) as cutoff",
+        (list(cutoffs),),
+    )
+    cur.execute("analyze _propensity_known_ids")
     return count
+
+
+def _check_staged(cur: psycopg.Cursor, *cutoffs: datetime) -> None:
+    missing = [
+        c for c in cutoffs
+        if not cur.execute("select 1 from _propensity_cutoffs where cutoff = %s", (c,)).fetchone()
+    ]  # fmt: skip
+    if missing:
+        raise PropensityError(
+            f"propensity: no snapshot was staged for cutoff(s) {missing} (see _stage_events)"
+        )
 
 
 def _snapshot(cur: psycopg.Cursor, cutoff: datetime, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -290,6 +332,7 @@ def _snapshot(cur: psycopg.Cursor, cutoff: datetime, params: dict[str, Any]) -> 
     Only numpy arrays are kept: a whole result as Python tuples (one float or Decimal object per
     value) was most of this model's peak memory at 1M contacts (README, Benchmark)."""
     horizon_end = cutoff + timedelta(days=params["horizon_days"])
+    _check_staged(cur, cutoff, horizon_end)
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     with cur.connection.cursor(name=f"propensity_snapshot_{cutoff:%Y%m%d}") as named:
@@ -348,6 +391,8 @@ def _write_scores(
     scored_at = conn.execute("select trained_at from ml.model_runs where run_id = %s", (run_id,)).fetchone()[
         0
     ]
+    with conn.cursor() as cur:
+        _check_staged(cur, cutoff)
     conn.execute("delete from ml.propensity_scores")
     count = 0
     with conn.cursor(name="propensity_features") as named:
@@ -375,14 +420,13 @@ def run(conn: psycopg.Connection, *, as_of: date | None = None, params: dict[str
     as_of = as_of or datetime.now(UTC).date()
     p = {**DEFAULT_PARAMS, **(params or {})}
     end = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
-    horizon = timedelta(days=p["horizon_days"])
-    train_cutoff, test_cutoff = end - 2 * horizon, end - horizon
+    train_cutoff, test_cutoff, _ = cutoffs = _cutoffs(end, p["horizon_days"])
 
     with conn.cursor() as cur:
         # the snapshots and the scores are read whole through server-side cursors: plan for all rows
         # (the default plans a cursor for its first 10%, which favours nested loops)
         cur.execute("set local cursor_tuple_fraction = 1.0")
-        n_events = _stage_events(cur, end)
+        n_events = _stage_events(cur, end, cutoffs)
         x_train, y_train = _snapshot(cur, train_cutoff, p)
         x_test, y_test = _snapshot(cur, test_cutoff, p)
     log.info(
