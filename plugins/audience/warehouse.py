@@ -260,7 +260,8 @@ class EmbeddedPostgres:
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
             # a local working copy, rebuilt from the sources at will: no durability, and no WAL for
             # what a transaction creates and fills itself (wal_level minimal: dbt's tables are
-            # CREATE TABLE AS; at 1M contacts the events table was built in 9 s instead of 22 s);
+            # CREATE TABLE AS; at 1M contacts, a copy of the 20.6M attributed events, 4.9 GB,
+            # took 7.7 s instead of 14.5 s);
             # minimal needs max_wal_senders=0, so no replica or base backup of this server
             opts = (
                 f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} "
