@@ -55,7 +55,7 @@ def test_embedded_server_sorts_by_code_point_and_writes_no_wal_for_new_tables(tm
     """A new embedded data directory uses PostgreSQL's builtin C.UTF-8 locale: byte-order text
     sorts (the fast path for the event windows and unique tests), Unicode upper/lower kept. And
     the server runs with wal_level minimal: a table created and filled in one transaction (as dbt
-    builds its tables) writes its rows without WAL."""
+    builds its tables) writes its rows without WAL; and with io_method sync (no I/O workers)."""
     import psycopg
 
     server = warehouse.EmbeddedPostgres(tmp_path / "pgdata", port=warehouse._free_port())
@@ -72,6 +72,12 @@ def test_embedded_server_sorts_by_code_point_and_writes_no_wal_for_new_tables(tm
             ).fetchone()
             assert row == ("ÉLODIE STRAßE", "éà", True, ["B", "Z", "a", "b", "é"])
             assert conn.execute("show wal_level").fetchone()[0] == "minimal"
+            # a backend reads its own blocks: no I/O worker processes to feed on a small machine
+            assert conn.execute("show io_method").fetchone()[0] == "sync"
+            workers = conn.execute(
+                "select count(*) from pg_stat_activity where backend_type = 'io worker'"
+            ).fetchone()[0]
+            assert workers == 0
             conn.commit()
             before = conn.execute("select pg_current_wal_insert_lsn()").fetchone()[0]
             conn.execute(

@@ -28,8 +28,9 @@ For each size (``--contacts N [N ...]``, ``--events-per-contact M``, default 20)
 
 Per stage: wall time (seen by the parent, interpreter start included), the
 stage's rows and rows per second, and peak memory: the largest resident set
-of any process of the stage's tree (psutil polled every 0.2 s, plus the
-subprocess's own ``getrusage`` maximum, whichever is larger) and, apart, of
+of any process of the stage's tree (psutil polled every 0.2 s, the processes
+listed again every second, plus the subprocess's own ``getrusage`` maximum,
+whichever is larger) and, apart, of
 any PostgreSQL backend serving the bench database (its RSS includes the
 shared buffers it touched). The sandbox (the fake SaaS APIs) is not counted.
 
@@ -65,6 +66,7 @@ SECOND_RUN_TARGET = 0.25
 DEFAULT_WORKERS = 2  # task slots; see --workers
 FLOOR_SCHEMA = "bench_floor"
 POLL_S = 0.2
+LIST_EVERY = 5  # polls between two listings of the processes (once a second)
 
 
 # --------------------------------------------------------------------------- stages (in a subprocess)
@@ -358,27 +360,66 @@ class _Peaks(threading.Thread):
                 postmaster = psutil.Process(self.postmaster_pid)
             except psutil.Error:
                 postmaster = None
+        # the processes are listed every LIST_EVERY polls: listing walks every process of the
+        # machine, and at every poll it cost this thread about 4% of a core on the benchmark's
+        # 2-core machine, taken from the stage it measures; a backend's database is read once
+        procs: list[Any] = []
+        backends: dict[int, Any] = {}
+        polls = 0
         while not self._halt.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                procs = []
+            # and at every poll during the stage's first second, and while no backend of the bench
+            # database is known: a short stage's processes are not missed
+            waiting = postmaster is not None and not any(backends.values())
+            if polls < LIST_EVERY or polls % LIST_EVERY == 0 or waiting:
+                procs = self._tree(root)
+                if postmaster is not None:
+                    backends = self._backends(postmaster, backends)
+            polls += 1
             for p in procs:
                 try:
                     self.tree_mb = max(self.tree_mb, p.memory_info().rss / 2**20)
                 except psutil.Error:
                     pass
-            if postmaster is not None:
+            for p in backends.values():
+                if p is None:
+                    continue
                 try:
-                    for p in postmaster.children():
-                        try:
-                            if f" {self.dbname} " in " ".join(p.cmdline()) + " ":
-                                self.backend_mb = max(self.backend_mb, p.memory_info().rss / 2**20)
-                        except psutil.Error:
-                            pass
+                    self.backend_mb = max(self.backend_mb, p.memory_info().rss / 2**20)
                 except psutil.Error:
                     pass
             self._halt.wait(POLL_S)
+
+    @staticmethod
+    def _tree(root: Any) -> list[Any]:
+        import psutil  # noqa: PLC0415
+
+        try:
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def _backends(self, postmaster: Any, known: dict[int, Any]) -> dict[int, Any]:
+        """The postmaster's children, each mapped to itself when it serves the bench database
+        (None otherwise); a pid seen before keeps its verdict."""
+        import psutil  # noqa: PLC0415
+
+        try:
+            children = postmaster.children()
+        except psutil.Error:
+            return known
+        current: dict[int, Any] = {}
+        for p in children:
+            if p.pid in known:
+                current[p.pid] = known[p.pid]
+                continue
+            try:
+                title = " ".join(p.cmdline()) + " "
+            except psutil.Error:
+                continue
+            if not title.startswith("postgres:"):
+                continue  # a new backend before it names its database: asked again at the next listing
+            current[p.pid] = p if f" {self.dbname} " in title else None
+        return current
 
     def stop(self) -> None:
         self._halt.set()

@@ -407,6 +407,56 @@ def test_event_ids_are_unique_by_the_raw_tables_unique_index(built: Built) -> No
     built.conn.rollback()
 
 
+def test_visit_event_ids_are_unique_by_the_index_their_build_creates(built: Built) -> None:
+    """int_web_events__visits is built with a unique index on event_id (a duplicate fails the
+    build); its unique_by_index test, without arguments, checks the model's own index."""
+    sql = next((built.target / "compiled").rglob("unique_by_index_int_web_events__visits_*.sql")).read_text()
+    assert built.rows(sql) == []
+    (index,) = built.rows(
+        "select indexrelid::regclass::text as name from pg_index "
+        "where indrelid = 'intermediate.int_web_events__visits'::regclass and indisunique"
+    )
+    try:
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            built.conn.execute(
+                "insert into intermediate.int_web_events__visits (event_id) values ('twice'), ('twice')"
+            )
+        built.conn.rollback()
+        built.conn.execute(f"drop index {index['name']}")
+        assert len(built.rows(sql)) == 1
+    finally:
+        built.conn.rollback()
+    assert built.rows(sql) == []
+    built.conn.rollback()
+
+
+def test_column_checks_name_each_failing_check_in_one_read(built: Built) -> None:
+    """The visits' column checks (test column_checks) are one query: no row on the built data, and
+    after breaking rows, one row per failing check with its column and how many rows break it."""
+    sql = next((built.target / "compiled").rglob("column_checks_int_web_events__visits.sql")).read_text()
+    assert sql.count("from ") == 2, "one read of the model (the second 'from' is the checks' values)"
+    assert built.rows(sql) == []
+    try:
+        # three events that break the checks: no name; then an unknown attribution and no visit start
+        built.conn.execute(
+            "insert into intermediate.int_web_events__visits "
+            "(event_id, event_name, page_path, event_at, visit_id, is_visit_start, attribution_method) values "
+            "('bad-1', null, '/', now(), 'v1', true, 'event'), "
+            "('bad-2', 'PageView', '/', now(), 'v2', null, 'guessed'), "
+            "('bad-3', 'PageView', '/', now(), 'v3', null, 'guessed')"
+        )
+        failing = {(r["check_name"], r["column_name"]): r["failing_rows"] for r in built.rows(sql)}
+        assert failing == {
+            ("not_null", "event_name"): 1,
+            ("not_null", "is_visit_start"): 2,
+            ("accepted_values", "attribution_method"): 2,
+        }
+    finally:
+        built.conn.rollback()
+    assert built.rows(sql) == []
+    built.conn.rollback()
+
+
 def test_persons_are_the_live_contacts_deduplicated(built: Built) -> None:
     rows = built.rows("select hubspot_contact_id from marts.persons")
     expected = {c.contact_id for c in built.contacts if not c.archived}

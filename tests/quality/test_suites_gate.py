@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pickle
 import sys
+import threading
 import types
 
 import psycopg
 import pytest
 
+from audience.quality import gx
 from audience.quality.checks import CheckResult, QualityGateFailed
 from audience.quality.config import GateConfig, load_config
 from audience.quality.gx import run_gate
@@ -194,6 +196,36 @@ def test_statistics_that_crash_fail_the_gate_as_a_check(clean_db: WarehouseParam
     assert check.check_name == "stats_run_checks"
     assert "ZeroDivisionError: division by zero" in check.message
     assert any(c.check_name.startswith("expect_") and c.success for c in result.checks), "GX suites still ran"
+
+
+def test_statistics_run_while_the_suites_are_validated(clean_db: WarehouseParams, monkeypatch) -> None:
+    """The statistical checks (and row counts) read on their own connection beside the GX suites:
+    each side here waits for the other to have started, which only a gate running both at once meets."""
+    validating, stats_running = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+    validate = gx._GxSession.validate
+
+    def suite_waits_for_stats(self, *args, **kwargs):
+        validating.set()
+        overlapped.append(stats_running.wait(20))
+        return validate(self, *args, **kwargs)
+
+    def stats_wait_for_a_suite(conn, run_id):
+        overlapped.append(validating.wait(20))
+        stats_running.set()
+        return [_stat("segments_differ:age", True)]
+
+    monkeypatch.setattr(gx._GxSession, "validate", suite_waits_for_stats)
+    _fake_stats(monkeypatch, stats_wait_for_a_suite)
+    result = run_gate(clean_db, ["audience_members"], run_id="side-by-side", data_docs=False)
+
+    assert overlapped == [True, True]
+    assert result.success
+    assert {o.suite for o in result.outcomes} == {"audience_members", "stats"}
+    counted = execute(
+        clean_db, "select table_name, row_count from ops.table_row_counts where run_id = 'side-by-side'"
+    )
+    assert counted == [("marts.audience_members", 12)], "the row count read beside the suites is recorded"
 
 
 def test_without_a_stats_module_the_gate_runs_the_suites_only(clean_db: WarehouseParams, monkeypatch) -> None:

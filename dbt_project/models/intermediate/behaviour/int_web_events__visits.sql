@@ -11,7 +11,12 @@
 -- Apart from the person (identity resolution) so that it is built beside the identity chain, not
 -- after it: the windows over every event are the longest step of the build (README, Benchmark).
 -- A table, analysed once built: as a view, each reader recomputed the windows over every event.
-{{ config(materialized='table', post_hook='analyze {{ this }}') }}
+-- Its build indexes event_id as unique: a duplicate fails the build, and the unique test only
+-- checks that the index is there (test unique_by_index), where it re-read every event.
+{{ config(
+    materialized='table',
+    post_hook=['create unique index on {{ this }} (event_id)', 'analyze {{ this }}']
+) }}
 
 with
 
