@@ -878,7 +878,7 @@ def _write(path: Path, sizes: list[dict[str, Any]]) -> dict[str, Any]:
 
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "memory_measure": "psutil RSS of the stage's process tree every 0.2 s and getrusage ru_maxrss; "
+        "memory_measure": "psutil RSS of the stage's process tree every 0.2 s (processes listed again every second) and getrusage ru_maxrss; "
         "PostgreSQL backends of the bench database apart (their RSS counts shared buffers they touched)",
         "sizes": sizes,
         "targets": judge(sizes),
