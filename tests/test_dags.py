@@ -175,3 +175,25 @@ def test_ingest_tasks_are_wired_as_the_catalogue_chains_them(dagbag):
     # every ingest task of every DAG is in exactly one chain
     ingest_tasks = [t.task_id for d in EXPECTED if d.startswith("ingest_") for t in dagbag.dags[d].tasks]
     assert sorted(seen) == sorted(ingest_tasks)
+
+
+def test_the_heaviest_ingest_chains_start_first(dagbag):
+    """With fewer task slots than chains, the long chains start first: the bench takes the chains
+    in ``task_chains()`` order, the scheduler by priority weight (a chain's first task carries the
+    weights of the whole chain, Airflow's default ``downstream`` rule)."""
+    from audience.sources.catalog import task_chains
+
+    chains = task_chains()
+    totals = [sum(feed.weight for feed in chain) for chain in chains]
+    assert totals == sorted(totals, reverse=True)
+    # the pixel export and HubSpot, the two longest at 1M contacts, take the two slots first
+    assert [chains[0][0].task_id, chains[1][0].task_id] == ["web_events__events", "hubspot__contacts"]
+    for chain, total in zip(chains, totals, strict=True):
+        dag = dagbag.dags[chain[0].family]
+        for feed in chain:
+            assert dag.get_task(feed.task_id).priority_weight == feed.weight, feed.task_id
+        # the scheduler's weight of the chain's first task, as the downstream rule sums it
+        first = dag.get_task(chain[0].task_id)
+        assert str(first.weight_rule).lower().endswith("downstream")
+        downstream = first.get_flat_relative_ids(upstream=False)
+        assert first.priority_weight + sum(dag.task_dict[t].priority_weight for t in downstream) == total

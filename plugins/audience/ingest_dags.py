@@ -42,8 +42,9 @@ def ingest_dag(
         for chain in task_chains(dag_id):
             previous = None
             for feed in chain:
-
-                @task(task_id=feed.task_id, outlets=[raw_asset(feed.raw_table)])
+                # priority: the default rule adds the weights of the tasks downstream, so a chain's
+                # first task carries the whole chain's, and the scheduler starts the longest first
+                @task(task_id=feed.task_id, outlets=[raw_asset(feed.raw_table)], priority_weight=feed.weight)
                 def load(task_id: str, params=None) -> dict:
                     from audience.pipeline import ingest  # noqa: PLC0415
 

@@ -161,3 +161,48 @@ def test_a_browser_counts_for_its_one_contact_only(fresh_warehouse):
     carts = x[:, propensity.FEATURES.index("n_addtocart_7d")]
     assert y.tolist() == [1, 0, 0]  # contacts 1, 2, 3 in id order
     assert carts.tolist() == [1.0, 0.0, 0.0]
+
+
+def test_a_snapshot_holds_the_contacts_seen_before_its_cutoff_whatever_the_event_order(fresh_warehouse):
+    """A contact known only from web events is in a snapshot once their first event precedes its
+    cutoff (and not before), with their events of the lookback window counted. The events are
+    stored out of time order: the block range index on the staged events must not hide any."""
+    end = datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC)
+    cutoff = end - timedelta(days=DEFAULT_HORIZON)
+    day = timedelta(days=1)
+    events = [
+        ("e1", "PageView", cutoff + 2 * day, "late"),  # first seen after the cutoff: not in it
+        ("e2", "AddToCart", cutoff - 2 * day, "early"),
+        ("e3", "PageView", cutoff - 60 * day, "old"),  # before the lookback window: in, with zeros
+        ("e4", "AddToCart", cutoff - 1 * day, "early"),
+        ("e5", "Purchase", cutoff + 5 * day, "early"),
+    ]
+    rows = [
+        (
+            "b1",
+            end,
+            event_id,
+            at,
+            {
+                "event_id": event_id,
+                "event_name": name,
+                "event_time": at.isoformat().replace("+00:00", "Z"),
+                "contact_id": contact,
+                "anonymous_id": None,
+                "value": 10.0,
+                "currency": "EUR",
+            },
+        )
+        for event_id, name, at, contact in events
+    ]
+    with warehouse.connect() as conn:
+        _load_events(conn, iter(rows))
+        with conn.cursor() as cur:
+            propensity._stage_events(cur, end)
+            x, y = propensity._snapshot(cur, cutoff, dict(propensity.DEFAULT_PARAMS))
+        conn.rollback()
+    carts = x[:, propensity.FEATURES.index("n_addtocart_30d")]
+    # contacts "early" and "old", in id order; "late" is not seen yet
+    assert len(y) == 2
+    assert carts.tolist() == [2.0, 0.0]
+    assert y.tolist() == [1, 0]

@@ -31,6 +31,10 @@ class Feed:
     entity: str  # its function load_<entity>
     raw_table: str  # raw.<source>__<entity>
     record_index: bool = True  # index (_record_id, _updated_at): not for tables only dbt reads, whole
+    # how long its load takes, relative to the others: its seconds in the benchmark's 1M-contact
+    # ingest (README, Benchmark), at least 1. Heavier chains start first (``task_chains``; the
+    # DAGs' priority weights), so that a long one does not start last and run on alone
+    weight: int = 1
 
     @property
     def task_id(self) -> str:
@@ -42,18 +46,18 @@ class Feed:
 
 
 FEEDS: tuple[Feed, ...] = (
-    Feed(CRM, "hubspot", "contacts", "hubspot__contacts"),
-    Feed(CRM, "hubspot", "deals", "hubspot__deals"),
-    Feed(CRM, "salesforce", "contacts", "salesforce__contacts"),
-    Feed(CRM, "salesforce", "leads", "salesforce__leads"),
-    Feed(CRM, "salesforce", "opportunities", "salesforce__opportunities"),
-    Feed(CRM, "files", "contacts", "files__contacts", record_index=False),
-    Feed(CRM, "files", "orders", "files__orders", record_index=False),
-    Feed(WEB, "web_events", "events", "web_events__events"),
-    Feed(SOCIAL, "facebook_pages", "posts", "facebook__posts"),
-    Feed(SOCIAL, "facebook_pages", "comments", "facebook__comments"),
+    Feed(CRM, "hubspot", "contacts", "hubspot__contacts", weight=90),
+    Feed(CRM, "hubspot", "deals", "hubspot__deals", weight=22),
+    Feed(CRM, "salesforce", "contacts", "salesforce__contacts", weight=18),
+    Feed(CRM, "salesforce", "leads", "salesforce__leads", weight=7),
+    Feed(CRM, "salesforce", "opportunities", "salesforce__opportunities", weight=9),
+    Feed(CRM, "files", "contacts", "files__contacts", record_index=False, weight=3),
+    Feed(CRM, "files", "orders", "files__orders", record_index=False, weight=4),
+    Feed(WEB, "web_events", "events", "web_events__events", weight=126),
+    Feed(SOCIAL, "facebook_pages", "posts", "facebook__posts", weight=26),
+    Feed(SOCIAL, "facebook_pages", "comments", "facebook__comments", weight=49),
     Feed(SOCIAL, "facebook_pages", "ad_insights", "facebook__ad_insights"),
-    Feed(SOCIAL, "linkedin", "comments", "linkedin__comments"),
+    Feed(SOCIAL, "linkedin", "comments", "linkedin__comments", weight=68),
     Feed(SOCIAL, "linkedin", "follower_statistics", "linkedin__follower_statistics"),
     Feed(OPEN_DATA, "insee", "regions", "insee__regions"),
     Feed(OPEN_DATA, "insee", "departements", "insee__departements"),
@@ -76,14 +80,17 @@ def task_chains(family: str | None = None) -> list[tuple[Feed, ...]]:
     side by side, each run in order; the ingest DAGs wire each chain ``a >> b``.
 
     The feeds of a source of :data:`SHARED_RATE_LIMIT_SOURCES` form one chain; any other feed is a
-    chain of its own. Catalogue order within and between chains.
+    chain of its own. Catalogue order within a chain; the heaviest chain (sum of its feeds'
+    ``weight``) first, ties in catalogue order: with fewer task slots than chains, the longest
+    chains start at once, and the short ones fill the slots that free up (the scheduler does the
+    same from the tasks' priority weights, see ``ingest_dags``).
     """
     chains: dict[tuple[str, str], list[Feed]] = {}
     for feed in FEEDS if family is None else feeds(family):
         shared = feed.module in SHARED_RATE_LIMIT_SOURCES
         key = (feed.family, feed.module) if shared else (feed.family, feed.task_id)
         chains.setdefault(key, []).append(feed)
-    return [tuple(chain) for chain in chains.values()]
+    return sorted((tuple(chain) for chain in chains.values()), key=lambda c: -sum(f.weight for f in c))
 
 
 def by_task_id(task_id: str) -> Feed:
