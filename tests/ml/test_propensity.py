@@ -59,6 +59,21 @@ def _load_events(conn, rows) -> None:
     )
 
 
+def _raw_rows(events, end: datetime):
+    """raw.web_events__events rows of (event id, name, time, contact id, browser id) events."""
+    for event_id, name, at, contact, browser in events:
+        payload = {
+            "event_id": event_id,
+            "event_name": name,
+            "event_time": at.isoformat().replace("+00:00", "Z"),
+            "contact_id": contact,
+            "anonymous_id": browser,
+            "value": 10.0,
+            "currency": "EUR",
+        }
+        yield ("b1", end, event_id, at, payload)
+
+
 @pytest.fixture()
 def events_warehouse(fresh_warehouse):
     with warehouse.connect() as conn:
@@ -131,26 +146,8 @@ def test_a_browser_counts_for_its_one_contact_only(fresh_warehouse):
         ("e6", "AddToCart", cutoff - 4 * day, None, "b2"),
         ("e7", "Purchase", cutoff + 3 * day, None, "b2"),
     ]
-    rows = [
-        (
-            "b1",
-            end,
-            event_id,
-            at,
-            {
-                "event_id": event_id,
-                "event_name": name,
-                "event_time": at.isoformat().replace("+00:00", "Z"),
-                "contact_id": contact,
-                "anonymous_id": browser,
-                "value": 10.0,
-                "currency": "EUR",
-            },
-        )
-        for event_id, name, at, contact, browser in events
-    ]
     with warehouse.connect() as conn:
-        _load_events(conn, iter(rows))
+        _load_events(conn, _raw_rows(events, end))
         with conn.cursor() as cur:
             assert propensity._stage_events(cur, end) == len(events)
             x, y = propensity._snapshot(cur, cutoff, dict(propensity.DEFAULT_PARAMS))
@@ -171,32 +168,14 @@ def test_a_snapshot_holds_the_contacts_seen_before_its_cutoff_whatever_the_event
     cutoff = end - timedelta(days=DEFAULT_HORIZON)
     day = timedelta(days=1)
     events = [
-        ("e1", "PageView", cutoff + 2 * day, "late"),  # first seen after the cutoff: not in it
-        ("e2", "AddToCart", cutoff - 2 * day, "early"),
-        ("e3", "PageView", cutoff - 60 * day, "old"),  # before the lookback window: in, with zeros
-        ("e4", "AddToCart", cutoff - 1 * day, "early"),
-        ("e5", "Purchase", cutoff + 5 * day, "early"),
-    ]
-    rows = [
-        (
-            "b1",
-            end,
-            event_id,
-            at,
-            {
-                "event_id": event_id,
-                "event_name": name,
-                "event_time": at.isoformat().replace("+00:00", "Z"),
-                "contact_id": contact,
-                "anonymous_id": None,
-                "value": 10.0,
-                "currency": "EUR",
-            },
-        )
-        for event_id, name, at, contact in events
+        ("e1", "PageView", cutoff + 2 * day, "late", None),  # first seen after the cutoff: not in it
+        ("e2", "AddToCart", cutoff - 2 * day, "early", None),
+        ("e3", "PageView", cutoff - 60 * day, "old", None),  # before the lookback window: in, with zeros
+        ("e4", "AddToCart", cutoff - 1 * day, "early", None),
+        ("e5", "Purchase", cutoff + 5 * day, "early", None),
     ]
     with warehouse.connect() as conn:
-        _load_events(conn, iter(rows))
+        _load_events(conn, _raw_rows(events, end))
         with conn.cursor() as cur:
             propensity._stage_events(cur, end)
             x, y = propensity._snapshot(cur, cutoff, dict(propensity.DEFAULT_PARAMS))
