@@ -280,7 +280,7 @@ def _stage_events(cur: psycopg.Cursor, end: datetime, cutoffs: tuple[datetime, .
     )
     # the events arrive about in time order (the ingest reads the day files in order), so a block
     # range index lets each snapshot read only its windows' blocks where it read every event:
-    # built in about a second, where each snapshot scanned the 20M events of 1M contacts three times
+    # built in about 2 s, where each snapshot scanned the 20M events of 1M contacts three times
     # (README, Benchmark). Out of order, it only loses its use: the planner then scans
     cur.execute("create index on _propensity_events using brin (event_at)")
     cur.execute("analyze _propensity_events")
@@ -317,7 +317,7 @@ def _stage_events(cur: psycopg.Cursor, end: datetime, cutoffs: tuple[datetime, .
                 -- each browser's contacts and when each was first seen on it: a contact was seen
                 -- on it before a cutoff when that first time was. About one pair per browser, so
                 -- the cutoffs' aggregates run over pairs, where they ran over every event with both
-                -- ids and spilled to disk (12 s at 1M contacts, now 7 s; README, Benchmark)
+                -- ids and spilled to disk (11.8 s at 1M contacts, now 7.8 s; README, Benchmark)
                 select anonymous_id, contact_id, min(event_at) as event_at
                 from _propensity_events
                 where contact_id is not null and anonymous_id is not null
