@@ -264,3 +264,18 @@ def test_top_components_are_what_truncated_svd_gives(rows, posts, components):
     # leading components agree to rounding; the trailing ones within the randomized solver's error
     assert np.abs(got[:, :10] - expected[:, :10]).max() < 1e-9
     assert np.abs(got - expected).max() < 1e-5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("is_pgvector", "brackets"), [(True, "[]"), (False, "{}")])
+def test_vector_literals_hold_six_significant_digits_of_each_value(dtype, is_pgvector, brackets):
+    rng = np.random.default_rng(7)
+    rows = rng.normal(size=(50, 64)).astype(dtype)
+    rows[0, :6] = [-0.0, 1e-30, 3.4e38, 0.1234565, -1.0, 0.0]
+    for row in rows:
+        expected = brackets[0] + ",".join(f"{v:.6g}" for v in row) + brackets[1]
+        assert psychographic._vector_literal(row, is_pgvector) == expected
+    assert (
+        psychographic._vector_literal(rows[0, :3], is_pgvector)
+        == f"{brackets[0]}-0,1e-30,3.4e+38{brackets[1]}"
+    )
