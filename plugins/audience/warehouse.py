@@ -266,17 +266,13 @@ class EmbeddedPostgres:
             # io_method sync: a backend reads its own blocks. PostgreSQL 18's default hands reads
             # to I/O worker processes, which on a 2-core machine whose tables sit in the page cache
             # only adds CPU: two scans of the 1M world's 20.6M events took 29.5 s of CPU instead of
-            # 35.1 s (20.6 s instead of 22.5 s of wall time).
-            # No parallel workers per query: the pipeline already runs as many tasks (and dbt as many
-            # threads) as this machine has cores, so a query's workers only take a core from the
-            # other task and add their own coordination: a full dbt build at 1M contacts took 343.8 s
-            # and 642.8 CPU-seconds without them, 360.1 s and 677.7 CPU-seconds with two (one run each)
+            # 35.1 s (20.6 s instead of 22.5 s of wall time)
             opts = (
                 f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} "
                 "-c max_connections=200 -c shared_buffers=256MB -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c max_wal_size=4GB "
                 "-c wal_level=minimal -c max_wal_senders=0 -c io_method=sync "
-                "-c work_mem=64MB -c maintenance_work_mem=256MB -c max_parallel_workers_per_gather=0"
+                "-c work_mem=64MB -c maintenance_work_mem=256MB"
             )
             self._run(
                 "pg_ctl",
