@@ -72,10 +72,12 @@ windowed as (
     -- one sort of the events, by visitor and time, serves every window below
     select
         events.*,
-        lag(event_at) over visitor_order as previous_event_at,
+        lag(event_at) over visitor_order as previous_event_at
+        {%- if var('web_stitch_anonymous_ids') %},
         -- a browser's contacts, over all its events: identified as exactly one when min = max
         min(hubspot_contact_id) over visitor_events as visitor_min_contact_id,
         max(hubspot_contact_id) over visitor_events as visitor_max_contact_id
+        {%- endif %}
     from events
     window
         visitor_order as (partition by visitor_hash, visitor_key order by event_at, event_id),
@@ -103,6 +105,8 @@ attributed as (
             when browser.hubspot_contact_id is not null then 'anonymous_id'
         end as attribution_method,
         {%- else -%}
+        -- no stitching: an event is attributed by its own contact id only, and the browsers'
+        -- contacts are not looked for (no windows over every event of each browser)
         windowed.hubspot_contact_id,
         case when windowed.hubspot_contact_id is not null then 'event' end as attribution_method,
         {%- endif %}
@@ -112,6 +116,7 @@ attributed as (
                 > interval '{{ var("visit_timeout_minutes") | int }} minutes'
         ) as is_visit_start
     from windowed
+    {% if var('web_stitch_anonymous_ids') -%}
     -- the browser's one contact (a browser seen with two or more stays anonymous)
     cross join lateral (
         select
@@ -121,6 +126,7 @@ attributed as (
                     then windowed.visitor_min_contact_id
             end as hubspot_contact_id
     ) as browser
+    {%- endif %}
 
 ),
 
