@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -186,3 +187,52 @@ def test_a_snapshot_holds_the_contacts_seen_before_its_cutoff_whatever_the_event
     assert len(y) == 2
     assert carts.tolist() == [2.0, 0.0]
     assert y.tolist() == [1, 0]
+
+
+def test_the_fits_run_beside_the_snapshots_each_under_the_thread_limit(events_warehouse, monkeypatch):
+    """The first fit runs while the test snapshot is read, the final fit while the scoring features
+    are: here each read waits for its fit to have started, and each fit for its read, which only a
+    run that does both at once gets past (one after the other, a wait times out). The fitting
+    thread keeps the thread limit."""
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setenv("AUDIENCE_ML_THREADS", "1")
+    end = datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC)
+    _, test_cutoff, _ = propensity._cutoffs(end, DEFAULT_HORIZON)
+    fit_started = [threading.Event(), threading.Event()]
+    read_started = [threading.Event(), threading.Event()]
+    fits: list[tuple[str, list[int]]] = []
+    new_model, snapshot, features = propensity._new_model, propensity._snapshot, propensity._features
+
+    def spied_model(params):
+        model = new_model(params)
+        fit = model.fit
+
+        def recording_fit(x, y):
+            fits.append((threading.current_thread().name, [i["num_threads"] for i in threadpool_info()]))
+            fit_started[len(fits) - 1].set()
+            assert read_started[len(fits) - 1].wait(20), "the read did not start while this fit ran"
+            return fit(x, y)
+
+        model.fit = recording_fit
+        return model
+
+    def waiting_snapshot(cur, cutoff, params):
+        if cutoff == test_cutoff:
+            read_started[0].set()
+            assert fit_started[0].wait(20), "the first fit had not started when the test snapshot was read"
+        return snapshot(cur, cutoff, params)
+
+    def waiting_features(conn, cutoff, params):
+        read_started[1].set()
+        assert fit_started[1].wait(20), "the final fit had not started when the scoring features were read"
+        return features(conn, cutoff, params)
+
+    monkeypatch.setattr(propensity, "_new_model", spied_model)
+    monkeypatch.setattr(propensity, "_snapshot", waiting_snapshot)
+    monkeypatch.setattr(propensity, "_features", waiting_features)
+    with warehouse.connect() as conn:
+        summary = propensity.run(conn, as_of=AS_OF, params=FAST)
+    assert summary["scored"] == 300
+    assert [name.startswith("propensity-fit") for name, _ in fits] == [True, True]
+    assert all(counts and set(counts) == {1} for _, counts in fits), fits

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from audience.ml import limited_threads
 from audience.ml import text as textmod
 
 log = logging.getLogger(__name__)
@@ -573,8 +574,14 @@ def run(conn: psycopg.Connection, *, seed: int = 0, settings: Settings | None = 
     """Read the comments, embed and cluster their authors, replace the ``ml`` tables' rows.
 
     Returns a summary (run id, counts, chosen k and algorithm, silhouette, cluster sizes);
-    it holds no text and no names.
+    it holds no text and no names. Its numeric libraries use at most ``audience.ml.threads()``
+    threads.
     """
+    with limited_threads():
+        return _run(conn, seed, settings)
+
+
+def _run(conn: psycopg.Connection, seed: int, settings: Settings | None) -> dict[str, Any]:
     settings = settings or Settings()
     settings.check()
     started = datetime.now(UTC)
