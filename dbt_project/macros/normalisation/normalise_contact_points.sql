@@ -30,7 +30,10 @@
             (except in Italy); numbers of other countries need 8 to 15 digits in all.
 -#}
 {% macro phone_digits(raw) -%}
-    {%- set s = "regexp_replace(btrim(" ~ raw ~ "), '[[:space:]]*(ext\\.?|extension|poste|x|#)[[:space:]]*[0-9]{1,6}[[:space:]]*$', '', 'i')" -%}
+    {#- an extension needs a letter or '#': the pattern that drops it (unanchored, so tried from every
+        character) only runs on phones that have one #}
+    {%- set t = "btrim(" ~ raw ~ ")" -%}
+    {%- set s = "case when " ~ t ~ " ~ '[[:alpha:]#]' then regexp_replace(" ~ t ~ ", '[[:space:]]*(ext\\.?|extension|poste|x|#)[[:space:]]*[0-9]{1,6}[[:space:]]*$', '', 'i') else " ~ t ~ " end" -%}
     case
         when {{ s }} ~ '^[-0-9[:space:]().+/]*[0-9][-0-9[:space:]().+/]*$'
             then regexp_replace(regexp_replace({{ s }}, '\(\s*0\s*\)', ' ', 'g'), '[^0-9]', '', 'g')

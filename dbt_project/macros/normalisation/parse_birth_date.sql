@@ -32,6 +32,13 @@
     {%- set serial = "substring(" ~ s ~ " from '^([0-9]{1,3}|[0-9]{5})(?:\\.0+)?$')::int" -%}
     {%- set epoch_ms = "substring(" ~ s ~ " from '^(-?[0-9]{9,13})$')::bigint" -%}
     case
+        {#- the two commonest shapes first, without reading a pattern's groups (the costly part of
+            PostgreSQL's regular expressions): 'YYYY-MM-DD' is its own text, 'DD/MM/YYYY' three
+            substrings; the general patterns below give the same text for both #}
+        when {{ s }} ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
+            then {{ s }}
+        when {{ s }} ~ '^[0-9]{2}/[0-9]{2}/[0-9]{4}$'
+            then substr({{ s }}, 7, 4) || '-' || substr({{ s }}, 4, 2) || '-' || substr({{ s }}, 1, 2)
         when {{ s }} ~ {{ ymd }}
             then regexp_replace({{ s }}, {{ ymd }}, '\1-\2-\3')
         {#- the year may have two digits and day and month may be swapped: date_from_iso_text decides #}
@@ -139,7 +146,9 @@
 {#- 'year' when the input held only a year (the date is then 1 July), 'day' otherwise. -#}
 {% macro birth_date_precision(raw) -%}
     case
-        when substring(btrim({{ raw }}) from '^([0-9]{4})$')::int
+        {#- matched before its group is read (see birth_date_iso_text): most inputs are not four digits #}
+        when btrim({{ raw }}) !~ '^[0-9]{4}$' then 'day'
+        when btrim({{ raw }})::int
             between {{ var('birth_year_min', 1900) }} and extract(year from {{ as_of_date() }})
             then 'year'
         else 'day'
