@@ -50,7 +50,7 @@ linkedin_authors as (
 person_keys as (
 
     -- the key drops spaces and folds each character on its own, so the full name's key is the
-    -- first name's key followed by the last name's: two keys a person, not five (about 3 µs each;
+    -- first name's key followed by the last name's: two keys a person, not five (nearly 4 µs each;
     -- README, Benchmark)
     select
         person_id,
