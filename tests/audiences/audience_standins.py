@@ -59,7 +59,7 @@ create table standin.person_psychographics (
 );
 create table standin.person_distances (person_id text, point_key text, distance_km numeric);
 create table standin.int_web_events__attributed (
-    event_id text primary key, person_id text, anonymous_id text, event_name text, page_path text, url text,
+    event_id text primary key, person_id text, anonymous_id text, event_name text, page_path text,
     event_at timestamptz, value_eur numeric
 );
 """
@@ -150,14 +150,13 @@ def load_people(conn: psycopg.Connection, people: list[Person]) -> None:
             for i, (name, path, day, value) in enumerate(p.events):
                 at = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(12), dt.UTC)
                 cur.execute(
-                    "insert into standin.int_web_events__attributed values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    "insert into standin.int_web_events__attributed values (%s, %s, %s, %s, %s, %s, %s)",
                     (
                         f"{pid}-{i}",
                         pid,
                         f"anon-{pid}",
                         name,
                         path,
-                        f"https://shop.example.com{path}",
                         at,
                         value,
                     ),
@@ -167,7 +166,7 @@ def load_people(conn: psycopg.Connection, people: list[Person]) -> None:
         # anonymous events (no person) must never match anyone
         cur.execute(
             "insert into standin.int_web_events__attributed values "
-            "('anon-1', null, 'anon-x', 'Purchase', '/checkout', 'https://shop.example.com/checkout', %s, 10)",
+            "('anon-1', null, 'anon-x', 'Purchase', '/checkout', %s, 10)",
             (dt.datetime(2026, 10, 30, 12, tzinfo=dt.UTC),),
         )
 

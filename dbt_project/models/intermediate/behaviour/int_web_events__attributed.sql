@@ -29,7 +29,6 @@ select
     visits.anonymous_id,
     visits.event_name,
     visits.page_path,
-    visits.url,
     visits.event_at,
     visits.value_eur,
     visits.hubspot_contact_id,
