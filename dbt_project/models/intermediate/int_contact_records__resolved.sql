@@ -33,7 +33,8 @@ match_keys as (
     from records
     where email is not null
 
-    union
+    -- no row of one branch can repeat (one row per record, and the key types differ): no dedup sort
+    union all
 
     select record_key, 'phone' as key_type, phone_e164_digits as key_value
     from records
