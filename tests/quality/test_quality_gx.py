@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,49 @@ def test_failure_message_carries_observed_values(clean_db: WarehouseParams) -> N
         {"audience_key": "consenting_adults", "person_id": "p0005"}
     ]
     assert "p0005" in str(info.value)
+
+
+def test_samples_are_read_only_for_the_checks_that_found_unexpected_values(
+    clean_db: WarehouseParams, tmp_path: Path
+) -> None:
+    # GX reads a sample of unexpected values for every column check, a whole scan when there are
+    # none: the gate asks for none (LIMIT 0) and validates again, with a sample, the checks that
+    # found some. The failing check still carries its sample
+    import sqlalchemy as sa
+
+    limits: list[tuple[str, int]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001, PLR0913
+        column = re.search(r"SELECT (\w+) AS unexpected_values", statement)
+        limit = re.search(r"LIMIT %\((\w+)\)s", statement)
+        if column and limit and isinstance(parameters, dict):
+            limits.append((column.group(1), parameters[limit.group(1)]))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", capture)
+    try:
+        execute(clean_db, CORRUPTIONS["upper_case_hash"][0])
+        with pytest.raises(QualityGateFailed) as info:
+            _run(clean_db, data_docs=tmp_path / "docs")
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", capture)
+
+    sampled = {column for column, limit in limits if limit}
+    assert sampled == {"email_sha256"}, limits
+    assert len([1 for _, limit in limits if limit == 0]) >= 20  # every other column check: LIMIT 0
+    upper = {c.check_name: c for c in info.value.result.blocking}[
+        "expect_column_values_to_match_regex:email_sha256"
+    ]
+    assert upper.observed["unexpected_count"] == 1
+    assert any(item["value"].isupper() for item in upper.observed["unexpected_sample"])
+    # the Data Docs show the suite once: not the second pass, whose own result GX did not scrub
+    docs = tmp_path / "docs"
+    pages = list(docs.rglob("*.html"))
+    shown = [
+        p
+        for p in pages
+        if "samples" in str(p.relative_to(docs)) or ":samples" in p.read_text(errors="replace")
+    ]
+    assert pages and not shown
 
 
 def test_missing_table_fails_as_a_check(clean_db: WarehouseParams) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import json
 import logging
 import os
 import pkgutil
@@ -208,6 +209,12 @@ def _import_gx() -> Any:
 # --------------------------------------------------------------------------- GX session
 
 
+def _config_key(cfg: Any) -> str:
+    """An expectation's identity across suites: its type, arguments (not the batch) and meta."""
+    kwargs = {k: v for k, v in (cfg.kwargs or {}).items() if k != "batch_id"}
+    return json.dumps([cfg.type, kwargs, cfg.meta or {}], sort_keys=True, default=str)
+
+
 class _GxSession:
     """One ephemeral GX context with the warehouse as its Postgres data source."""
 
@@ -304,10 +311,15 @@ class _GxSession:
         definition = self.context.validation_definitions.add(
             self._gx.ValidationDefinition(name=f"{suite.name}:{table_name}", data=batch, suite=gx_suite)
         )
+        # No sample of unexpected values on this pass: GX reads them for every column check with a
+        # query of its own, a whole scan of the table when the check finds none. The checks that
+        # found some are validated again for their samples (_add_samples); the others have none to
+        # show. On audience_members at 1M contacts: 18.2 s -> 10.8 s (README, Benchmark).
         result = definition.run(
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
             run_id=RunIdentifier(run_name=run_name, run_time=run_at),
         )
+        self._add_samples(result, batch, suite.name, table_name, run_name, run_at)
         for res in result.results:
             scrub_result(res)
         samples = self._unexpected_row_samples(schema, table, result)
@@ -315,6 +327,52 @@ class _GxSession:
         if self.data_docs_dir is not None:
             self._update_data_docs(result, suite.name, run_name)
         return ValidationOutcome(suite.name, table_name, tuple(checks), time.monotonic() - started)
+
+    def _add_samples(
+        self,
+        result: ExpectationSuiteValidationResult,
+        batch: Any,
+        suite_name: str,
+        table_name: str,
+        run_name: str,
+        run_at: datetime,
+    ) -> None:
+        """The column checks that found unexpected values, validated again with ``SAMPLE_SIZE`` of
+        them: their results (counts and samples) replace the first pass's, in place."""
+        from great_expectations.core.run_identifier import RunIdentifier  # noqa: PLC0415
+
+        redo = {
+            _config_key(r.expectation_config): r
+            for r in result.results
+            if r.expectation_config.type != UNEXPECTED_ROWS and (r.result or {}).get("unexpected_count")
+        }
+        if not redo:
+            return
+        expectations = []
+        for r in redo.values():
+            expectation = r.expectation_config.to_domain_obj()
+            expectation.id = None  # a copy, in a suite of its own
+            expectations.append(expectation)
+        name = f"{suite_name}:samples"
+        gx_suite = self.context.suites.add(self._gx.ExpectationSuite(name=name, expectations=expectations))
+        definition = self.context.validation_definitions.add(
+            self._gx.ValidationDefinition(name=f"{name}:{table_name}", data=batch, suite=gx_suite)
+        )
+        again = definition.run(
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+            run_id=RunIdentifier(run_name=run_name, run_time=run_at),
+        )
+        for r in again.results:
+            first = redo.get(_config_key(r.expectation_config))
+            if first is not None:
+                first.result = r.result
+                first.success = r.success
+                first.exception_info = r.exception_info
+        # GX stored this pass's result as it came (not scrubbed): it must not reach the Data Docs
+        store = self.context.validation_results_store
+        for key in store.list_keys():
+            if key.expectation_suite_identifier.name == name:
+                store.store_backend.remove_key(key.to_tuple())
 
     def _unexpected_row_samples(
         self, schema: str, table: str, result: ExpectationSuiteValidationResult
