@@ -21,6 +21,7 @@ before they are logged, stored, returned or rendered as Data Docs. Rows land in
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import inspect
@@ -341,16 +342,15 @@ class _GxSession:
         them: their results (counts and samples) replace the first pass's, in place."""
         from great_expectations.core.run_identifier import RunIdentifier  # noqa: PLC0415
 
-        redo = {
-            _config_key(r.expectation_config): r
-            for r in result.results
-            if r.expectation_config.type != UNEXPECTED_ROWS and (r.result or {}).get("unexpected_count")
-        }
+        redo: dict[str, list[Any]] = {}
+        for r in result.results:
+            if r.expectation_config.type != UNEXPECTED_ROWS and (r.result or {}).get("unexpected_count"):
+                redo.setdefault(_config_key(r.expectation_config), []).append(r)
         if not redo:
             return
         expectations = []
-        for r in redo.values():
-            expectation = r.expectation_config.to_domain_obj()
+        for same in redo.values():  # an expectation listed twice is validated again once
+            expectation = same[0].expectation_config.to_domain_obj()
             expectation.id = None  # a copy, in a suite of its own
             expectations.append(expectation)
         name = f"{suite_name}:samples"
@@ -363,9 +363,8 @@ class _GxSession:
             run_id=RunIdentifier(run_name=run_name, run_time=run_at),
         )
         for r in again.results:
-            first = redo.get(_config_key(r.expectation_config))
-            if first is not None:
-                first.result = r.result
+            for first in redo.get(_config_key(r.expectation_config), []):
+                first.result = copy.deepcopy(r.result)  # each is scrubbed in place, once
                 first.success = r.success
                 first.exception_info = r.exception_info
         # GX stored this pass's result as it came (not scrubbed): it must not reach the Data Docs
