@@ -203,8 +203,13 @@ def _fault(request: Request) -> tuple[str, float] | None:
 
 
 def create_router(world_dir: Path) -> APIRouter:
-    """The routes above over ``world_dir``; include it before the app's catch-all Graph route."""
+    """The routes above over ``world_dir``; include it before the app's catch-all Graph route.
+
+    The organisation's posts and comments are read here, before the server answers (as the
+    Facebook page's are, see ``facebook_pages.create_router``).
+    """
     social = LinkedInSocial(world_dir)
+    social.load()
     router = APIRouter()
 
     async def gate(request: Request) -> Response | str:

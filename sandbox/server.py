@@ -154,8 +154,9 @@ def start_background(
 ) -> SandboxHandle:
     """Start the sandbox in a subprocess and wait (up to ``timeout`` s) for it to answer /health.
 
-    The default timeout grows with the world: the sandbox indexes its contacts before it answers
-    (about 25 s per million contacts on this project's reference machine, more under load).
+    The default timeout grows with the world: the sandbox indexes its contacts and reads the social
+    pages' posts and comments before it answers (about 25 s and 16 s per million contacts on this
+    project's reference machine, more under load).
     """
     state_dir = Path(state_dir)
     if timeout is None:
