@@ -457,6 +457,49 @@ def test_column_checks_name_each_failing_check_in_one_read(built: Built) -> None
     built.conn.rollback()
 
 
+
+def test_member_hash_checks_catch_each_kind_of_bad_value_in_one_read(built: Built) -> None:
+    """audience_members' not-null and hash checks (one column_checks test) fail on a null id, an
+    upper-case digest, a digest of the wrong length, a null hash and the hash of '', each counted
+    under its column; '' (Meta's "missing") passes."""
+    sql = next((built.target / "compiled").rglob("column_checks_audience_members.sql")).read_text()
+    assert sql.count("from ") == 2, "one read of the model (the second 'from' is the checks' values)"
+    assert built.rows(sql) == []
+    (member,) = built.rows("select * from marts.audience_members limit 1")
+    good = "0" * 64
+    empty_hash = hashlib.sha256(b"").hexdigest()
+    rows = [
+        # (extern_id, email_sha256, phone_sha256, fn_sha256, zip_sha256)
+        (None, good, "", "", ""),
+        ("x1", good.upper().replace("0", "A"), "", "", ""),
+        ("x2", good, good[:63], "", ""),
+        ("x3", good, "", None, ""),
+        ("x4", good, "", "", empty_hash),
+        ("x5", "", "", "", ""),  # every identifier missing is '' everywhere: no hash check fails
+    ]
+    try:
+        for n, (extern_id, email, phone, fn, zip_hash) in enumerate(rows):
+            built.conn.execute(
+                "insert into marts.audience_members (audience_key, person_id, extern_id, email_sha256, "
+                "phone_sha256, fn_sha256, ln_sha256, ct_sha256, zip_sha256, country_sha256, doby_sha256, "
+                "gen_sha256) select audience_key, %s, %s, %s, %s, %s, ln_sha256, ct_sha256, %s, "
+                "country_sha256, doby_sha256, gen_sha256 "
+                "from marts.audience_members where person_id = %s and audience_key = %s",
+                (f"bad-{n}", extern_id, email, phone, fn, zip_hash, member["person_id"], member["audience_key"]),
+            )
+        failing = {(r["check_name"], r["column_name"]): r["failing_rows"] for r in built.rows(sql)}
+        assert failing == {
+            ("not_null", "extern_id"): 1,
+            ("sha256_or_empty", "email_sha256"): 1,
+            ("sha256_or_empty", "phone_sha256"): 1,
+            ("sha256_or_empty", "fn_sha256"): 1,
+            ("sha256_or_empty", "zip_sha256"): 1,
+        }
+    finally:
+        built.conn.rollback()
+    assert built.rows(sql) == []
+    built.conn.rollback()
+
 def test_persons_are_the_live_contacts_deduplicated(built: Built) -> None:
     rows = built.rows("select hubspot_contact_id from marts.persons")
     expected = {c.contact_id for c in built.contacts if not c.archived}
