@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 DB_FILE = "sandbox.sqlite3"
 AUDIENCE_ID_BASE = 23_850_000_000_000_000  # Graph ids look like 2385xxxxxxxxxxxxx
 
@@ -103,8 +105,9 @@ def _key_row(text: str) -> dict[str, str]:
 
 
 def _pairs(identities: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """``[[identity, [values...]], ...]`` as one JSON text."""
-    return json.dumps(list(zip(identities, rows, strict=True)), separators=(",", ":"))
+    """``[[identity, [values...]], ...]`` as one JSON text (msgspec: the standard library's encoder
+    took 6.7 of the Graph twin's 35 CPU-seconds in a 680,000-member sync, README, Benchmark)."""
+    return msgspec.json.encode(list(zip(identities, rows, strict=True))).decode()
 
 
 class StateStore:
@@ -254,7 +257,9 @@ class StateStore:
                 "where true on conflict (audience_id, identity) do update set row = excluded.row",
                 (audience_id, keys_json, _pairs(identities, rows)),
             )
-            db.execute(_LOG_RECEIVED_JSON, (audience_id, "add", json.dumps(list(identities))))
+            db.execute(
+                _LOG_RECEIVED_JSON, (audience_id, "add", msgspec.json.encode(list(identities)).decode())
+            )
             db.execute(
                 "update audiences set time_content_updated = ? where id = ?", (int(time.time()), audience_id)
             )
