@@ -177,21 +177,30 @@ def test_ingest_tasks_are_wired_as_the_catalogue_chains_them(dagbag):
     assert sorted(seen) == sorted(ingest_tasks)
 
 
-def test_the_heaviest_ingest_chains_start_first(dagbag):
-    """With fewer task slots than chains, the long chains start first: the bench takes the chains
-    in ``task_chains()`` order, the scheduler by priority weight (a chain's first task carries the
-    weights of the whole chain, Airflow's default ``downstream`` rule)."""
-    from audience.sources.catalog import task_chains
+def test_a_paced_chain_then_the_heaviest_ingest_chains_start_first(dagbag):
+    """With fewer task slots than chains, a chain paced by a rate limit starts first, then the long
+    chains: the bench takes the chains in ``task_chains()`` order, the scheduler by priority weight
+    (a chain's first task carries the weights of the whole chain, Airflow's default ``downstream``
+    rule)."""
+    from audience.sources.catalog import FEEDS, PACED_PRIORITY, task_chains
 
+    # a paced feed outranks any chain of unpaced ones, whatever their weights
+    assert PACED_PRIORITY > sum(feed.weight for feed in FEEDS)
     chains = task_chains()
-    totals = [sum(feed.weight for feed in chain) for chain in chains]
+    totals = [sum(feed.priority for feed in chain) for chain in chains]
     assert totals == sorted(totals, reverse=True)
-    # the pixel export and HubSpot, the two longest at 1M contacts, take the two slots first
-    assert [chains[0][0].task_id, chains[1][0].task_id] == ["web_events__events", "hubspot__contacts"]
+    # LinkedIn's comments (600 calls a minute: mostly waiting) first, beside the pixel export; then
+    # HubSpot, the two longest at 1M contacts
+    assert [chains[i][0].task_id for i in range(3)] == [
+        "linkedin__comments",
+        "web_events__events",
+        "hubspot__contacts",
+    ]
+    assert [feed.task_id for feed in FEEDS if feed.paced] == ["linkedin__comments"]
     for chain, total in zip(chains, totals, strict=True):
         dag = dagbag.dags[chain[0].family]
         for feed in chain:
-            assert dag.get_task(feed.task_id).priority_weight == feed.weight, feed.task_id
+            assert dag.get_task(feed.task_id).priority_weight == feed.priority, feed.task_id
         # the scheduler's weight of the chain's first task, as the downstream rule sums it
         first = dag.get_task(chain[0].task_id)
         assert str(first.weight_rule).lower().endswith("downstream")

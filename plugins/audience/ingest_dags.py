@@ -43,8 +43,11 @@ def ingest_dag(
             previous = None
             for feed in chain:
                 # priority: the default rule adds the weights of the tasks downstream, so a chain's
-                # first task carries the whole chain's, and the scheduler starts the longest first
-                @task(task_id=feed.task_id, outlets=[raw_asset(feed.raw_table)], priority_weight=feed.weight)
+                # first task carries the whole chain's, and the scheduler starts a paced chain
+                # first, then the longest
+                @task(
+                    task_id=feed.task_id, outlets=[raw_asset(feed.raw_table)], priority_weight=feed.priority
+                )
                 def load(task_id: str, params=None) -> dict:
                     from audience.pipeline import ingest  # noqa: PLC0415
 

@@ -457,7 +457,6 @@ def test_column_checks_name_each_failing_check_in_one_read(built: Built) -> None
     built.conn.rollback()
 
 
-
 def test_member_hash_checks_catch_each_kind_of_bad_value_in_one_read(built: Built) -> None:
     """audience_members' not-null and hash checks (one column_checks test) fail on a null id, an
     upper-case digest, a digest of the wrong length, a null hash and the hash of '', each counted
@@ -485,7 +484,16 @@ def test_member_hash_checks_catch_each_kind_of_bad_value_in_one_read(built: Buil
                 "gen_sha256) select audience_key, %s, %s, %s, %s, %s, ln_sha256, ct_sha256, %s, "
                 "country_sha256, doby_sha256, gen_sha256 "
                 "from marts.audience_members where person_id = %s and audience_key = %s",
-                (f"bad-{n}", extern_id, email, phone, fn, zip_hash, member["person_id"], member["audience_key"]),
+                (
+                    f"bad-{n}",
+                    extern_id,
+                    email,
+                    phone,
+                    fn,
+                    zip_hash,
+                    member["person_id"],
+                    member["audience_key"],
+                ),
             )
         failing = {(r["check_name"], r["column_name"]): r["failing_rows"] for r in built.rows(sql)}
         assert failing == {
@@ -499,6 +507,7 @@ def test_member_hash_checks_catch_each_kind_of_bad_value_in_one_read(built: Buil
         built.conn.rollback()
     assert built.rows(sql) == []
     built.conn.rollback()
+
 
 def test_persons_are_the_live_contacts_deduplicated(built: Built) -> None:
     rows = built.rows("select hubspot_contact_id from marts.persons")
