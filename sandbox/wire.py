@@ -4,7 +4,7 @@ A record may hold a lone UTF-16 surrogate (JSON allows ``"\\ud83d"``; CRMs and G
 client cut an emoji in half). Starlette's ``JSONResponse`` writes raw UTF-8 and fails on one; this
 answer falls back to ASCII escapes for that body, which is what the real services send.
 
-Bodies are encoded by msgspec (compact, raw UTF-8, the same JSON as Starlette's encoder writes):
+Bodies are encoded by msgspec (compact, raw UTF-8: JSON that reads back the same as Starlette's):
 a HubSpot page of 100 contacts is encoded about 10,000 times in the benchmark's ingest, and the
 standard library's encoder was 9.2 of the sandbox's CPU-seconds serving them (README, Benchmark).
 Starlette's encoder takes over for what msgspec refuses; unlike it, msgspec writes a float NaN as
