@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import msgspec
-
 from sandbox.config import SandboxConfig
 from sandbox.store import StateStore
 
@@ -273,13 +271,7 @@ def parse_json_param(params: dict[str, Any], name: str, *, required: bool = True
             raise GraphError(100, f"(#100) The parameter {name} is required")
         return None
     try:
-        # msgspec first: a users payload of 10,000 rows is several MB of JSON, and the standard
-        # library took 7.8 of the twin's 35 CPU-seconds in a 680,000-member sync (README,
-        # Benchmark). What msgspec refuses (NaN, say) goes to the standard library, which decides
-        try:
-            return msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            return json.loads(raw)
+        return json.loads(raw)
     except json.JSONDecodeError:
         raise GraphError(100, f"(#100) Param {name} must be a JSON-encoded object") from None
 
@@ -370,8 +362,8 @@ def _all_valid(keys: list[str], data: list[Any], single_key: bool) -> list[str] 
     Returns the rows' identities, or None when anything is off (the row-by-row path then
     finds what, with Graph's messages and samples). Same result as that path, much faster.
     """
-    # the loops over rows and values are map and set, in C: as generators they took 5 of the
-    # twin's 35 CPU-seconds in a 680,000-member sync (README, Benchmark)
+    # the loops over rows and values are map and set, in C: 6.9 ms for a 10,000-row payload of 12
+    # keys, where generators took 9.8 ms
     if single_key or set(map(type, data)) != {list} or set(map(len, data)) != {len(keys)}:
         return None
     columns = list(zip(*data, strict=True))

@@ -105,8 +105,8 @@ def _key_row(text: str) -> dict[str, str]:
 
 
 def _pairs(identities: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """``[[identity, [values...]], ...]`` as one JSON text (msgspec: the standard library's encoder
-    took 6.7 of the Graph twin's 35 CPU-seconds in a 680,000-member sync, README, Benchmark)."""
+    """``[[identity, [values...]], ...]`` as one JSON text (msgspec: 12.1 ms for a 10,000-row batch of
+    12 keys, where the standard library's encoder took 30.6 ms)."""
     return msgspec.json.encode(list(zip(identities, rows, strict=True))).decode()
 
 

@@ -5,8 +5,8 @@ client cut an emoji in half). Starlette's ``JSONResponse`` writes raw UTF-8 and 
 answer falls back to ASCII escapes for that body, which is what the real services send.
 
 Bodies are encoded by msgspec (compact, raw UTF-8: JSON that reads back the same as Starlette's):
-a HubSpot page of 100 contacts is encoded about 10,000 times in the benchmark's ingest, and the
-standard library's encoder was 9.2 of the sandbox's CPU-seconds serving them (README, Benchmark).
+a HubSpot page of 100 contacts takes it 0.03 ms where Starlette's ``json.dumps`` took 0.31 ms, and
+the benchmark's 1M-contact ingest serves about 13,000 such pages (README, Benchmark).
 Starlette's encoder takes over for what msgspec refuses; unlike it, msgspec writes a float NaN as
 null, where Starlette raises (no API answers NaN).
 """
