@@ -16,7 +16,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -430,13 +430,27 @@ def test_visit_event_ids_are_unique_by_the_index_their_build_creates(built: Buil
     built.conn.rollback()
 
 
-def test_column_checks_name_each_failing_check_in_one_read(built: Built) -> None:
-    """The visits' column checks (test column_checks) are one query: no row on the built data, and
-    after breaking rows, one row per failing check with its column and how many rows break it."""
-    sql = next((built.target / "compiled").rglob("column_checks_int_web_events__visits.sql")).read_text()
+def _column_check_failures(built: Built, test_name: str, break_rows: Callable[[], None]) -> dict:
+    """A column_checks test's result as {(check, column): failing rows} after ``break_rows()``, which
+    runs in a transaction rolled back after; the test reads the model once, and passes before and
+    after."""
+    sql = next((built.target / "compiled").rglob(f"{test_name}.sql")).read_text()
     assert sql.count("from ") == 2, "one read of the model (the second 'from' is the checks' values)"
     assert built.rows(sql) == []
     try:
+        break_rows()
+        return {(r["check_name"], r["column_name"]): r["failing_rows"] for r in built.rows(sql)}
+    finally:
+        built.conn.rollback()
+        assert built.rows(sql) == []
+        built.conn.rollback()
+
+
+def test_column_checks_name_each_failing_check_in_one_read(built: Built) -> None:
+    """The visits' column checks (test column_checks) are one query: no row on the built data, and
+    after breaking rows, one row per failing check with its column and how many rows break it."""
+
+    def break_rows() -> None:
         # three events that break the checks: no name; then an unknown attribution and no visit start
         built.conn.execute(
             "insert into intermediate.int_web_events__visits "
@@ -445,25 +459,18 @@ def test_column_checks_name_each_failing_check_in_one_read(built: Built) -> None
             "('bad-2', 'PageView', '/', now(), 'v2', null, 'guessed'), "
             "('bad-3', 'PageView', '/', now(), 'v3', null, 'guessed')"
         )
-        failing = {(r["check_name"], r["column_name"]): r["failing_rows"] for r in built.rows(sql)}
-        assert failing == {
-            ("not_null", "event_name"): 1,
-            ("not_null", "is_visit_start"): 2,
-            ("accepted_values", "attribution_method"): 2,
-        }
-    finally:
-        built.conn.rollback()
-    assert built.rows(sql) == []
-    built.conn.rollback()
+
+    assert _column_check_failures(built, "column_checks_int_web_events__visits", break_rows) == {
+        ("not_null", "event_name"): 1,
+        ("not_null", "is_visit_start"): 2,
+        ("accepted_values", "attribution_method"): 2,
+    }
 
 
 def test_member_hash_checks_catch_each_kind_of_bad_value_in_one_read(built: Built) -> None:
     """audience_members' not-null and hash checks (one column_checks test) fail on a null id, an
     upper-case digest, a digest of the wrong length, a null hash and the hash of '', each counted
     under its column; '' (Meta's "missing") passes."""
-    sql = next((built.target / "compiled").rglob("column_checks_audience_members.sql")).read_text()
-    assert sql.count("from ") == 2, "one read of the model (the second 'from' is the checks' values)"
-    assert built.rows(sql) == []
     (member,) = built.rows("select * from marts.audience_members limit 1")
     good = "0" * 64
     empty_hash = hashlib.sha256(b"").hexdigest()
@@ -476,7 +483,8 @@ def test_member_hash_checks_catch_each_kind_of_bad_value_in_one_read(built: Buil
         ("x4", good, "", "", empty_hash),
         ("x5", "", "", "", ""),  # every identifier missing is '' everywhere: no hash check fails
     ]
-    try:
+
+    def break_rows() -> None:
         for n, (extern_id, email, phone, fn, zip_hash) in enumerate(rows):
             built.conn.execute(
                 "insert into marts.audience_members (audience_key, person_id, extern_id, email_sha256, "
@@ -495,18 +503,14 @@ def test_member_hash_checks_catch_each_kind_of_bad_value_in_one_read(built: Buil
                     member["audience_key"],
                 ),
             )
-        failing = {(r["check_name"], r["column_name"]): r["failing_rows"] for r in built.rows(sql)}
-        assert failing == {
-            ("not_null", "extern_id"): 1,
-            ("sha256_or_empty", "email_sha256"): 1,
-            ("sha256_or_empty", "phone_sha256"): 1,
-            ("sha256_or_empty", "fn_sha256"): 1,
-            ("sha256_or_empty", "zip_sha256"): 1,
-        }
-    finally:
-        built.conn.rollback()
-    assert built.rows(sql) == []
-    built.conn.rollback()
+
+    assert _column_check_failures(built, "column_checks_audience_members", break_rows) == {
+        ("not_null", "extern_id"): 1,
+        ("sha256_or_empty", "email_sha256"): 1,
+        ("sha256_or_empty", "phone_sha256"): 1,
+        ("sha256_or_empty", "fn_sha256"): 1,
+        ("sha256_or_empty", "zip_sha256"): 1,
+    }
 
 
 def test_persons_are_the_live_contacts_deduplicated(built: Built) -> None:
