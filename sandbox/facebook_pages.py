@@ -165,7 +165,7 @@ class FacebookSocial:
         self.index: dict[str, _PostComments] = {}
         self.insights: list[dict[str, Any]] = []
 
-    def _load(self) -> None:
+    def load(self) -> None:
         if self._loaded:
             return
         with self._lock:
@@ -205,7 +205,7 @@ class FacebookSocial:
         self.post_ids = {p.get("id") for p in self.posts}
 
     def plant(self, dataset: str, items: list[Any]) -> int:
-        self._load()
+        self.load()
         with self._lock:
             touched: set[str] = set()
             if dataset == "posts":
@@ -222,7 +222,7 @@ class FacebookSocial:
 
     # -- edges ----------------------------------------------------------------------------------
     def page_posts(self, page_id: str, params: dict[str, str], url: str) -> dict[str, Any]:
-        self._load()
+        self.load()
         if page_id != ws.FACEBOOK_PAGE_ID:
             raise unsupported("GET", page_id)
         fields = _fields(params, POST_FIELDS, DEFAULT_POST_FIELDS, "Page")
@@ -236,7 +236,7 @@ class FacebookSocial:
         return _page(rows, params, limit, url, lambda p: {k: p[k] for k in fields if k in p})
 
     def post_comments(self, post_id: str, params: dict[str, str], url: str) -> dict[str, Any]:
-        self._load()
+        self.load()
         if post_id not in self.comments and post_id not in self.post_ids:
             raise unsupported("GET", post_id)
         fields = _fields(params, COMMENT_FIELDS, DEFAULT_COMMENT_FIELDS, "Comment")
@@ -275,7 +275,7 @@ class FacebookSocial:
         )
 
     def insights_page(self, account: str, params: dict[str, str], url: str) -> dict[str, Any]:
-        self._load()
+        self.load()
         if account != ws.AD_ACCOUNT_ID:
             raise unsupported("GET", f"act_{account}")
         level = params.get("level") or "account"
@@ -433,7 +433,7 @@ def create_router(world_dir: Path) -> APIRouter:
     comments, README, Benchmark).
     """
     social = FacebookSocial(world_dir)
-    social._load()
+    social.load()
     router = APIRouter()
 
     def answer(fn: Any, version: str, request: Request, *args: Any) -> Any:

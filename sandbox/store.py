@@ -257,9 +257,7 @@ class StateStore:
                 "where true on conflict (audience_id, identity) do update set row = excluded.row",
                 (audience_id, keys_json, _pairs(identities, rows)),
             )
-            db.execute(
-                _LOG_RECEIVED_JSON, (audience_id, "add", msgspec.json.encode(list(identities)).decode())
-            )
+            db.execute(_LOG_RECEIVED_JSON, (audience_id, "add", json.dumps(list(identities))))
             db.execute(
                 "update audiences set time_content_updated = ? where id = ?", (int(time.time()), audience_id)
             )

@@ -110,7 +110,7 @@ def test_pages_match_a_plain_scan(social, post_id, filt, order, window):
         params["filter"] = filt
     if order:
         params["order"] = order
-    social._load()  # noqa: SLF001
+    social.load()
     expected = len(
         [
             1
@@ -124,7 +124,7 @@ def test_pages_match_a_plain_scan(social, post_id, filt, order, window):
 
 
 def test_reverse_order_and_odd_cursors_match_a_plain_scan(social):
-    social._load()  # noqa: SLF001
+    social.load()
     params = {"fields": FIELDS, "limit": "50", "filter": "stream", "order": "reverse_chronological"}
     first = social.post_comments(POST_A, dict(params), URL)
     assert first == _reference(social, POST_A, params)
